@@ -1,0 +1,88 @@
+"""Referentiel: the application referential. `create_app` builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from typing import Any
+
+from flask import Flask, g, request
+
+from portal.config import DEFAULTS, INSTANCE_DIR, ROOT, validate_settings
+from portal.extensions import db
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, then `PORTAL_*` variables, then `test_config` (tests only)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(INSTANCE_DIR),
+    )
+    app.config.update(DEFAULTS)
+    app.config.from_prefixed_env("PORTAL", loads=str)
+    if test_config:
+        app.config.update(test_config)
+    validate_settings(app.config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if app.config["DATABASE_URL"].startswith("sqlite:///"):
+        INSTANCE_DIR.mkdir(exist_ok=True)
+
+    db.init_app(app)
+    _register_request_id(app)
+    _register_blueprints(app)
+    _register_commands(app)
+
+    from portal.core.errors import register_error_handlers
+
+    register_error_handlers(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.applications.api import bp as applications_api
+    from portal.applications.views import bp as applications_views
+    from portal.core.openapi import bp as openapi
+    from portal.entities.api import bp as entities_api
+    from portal.health.views import bp as health
+    from portal.interfaces.api import bp as interfaces_api
+    from portal.people.api import bp as people_api
+    from portal.search.api import bp as search_api
+
+    for blueprint in (
+        health, applications_views, applications_api, entities_api, people_api, interfaces_api, search_api, openapi
+    ):
+        app.register_blueprint(blueprint)
+
+
+def _register_commands(app: Flask) -> None:
+    from portal.cli import db_group
+    from portal.demo.cli import demo_data_command
+    from portal.search.cli import search_group
+
+    app.cli.add_command(db_group)
+    app.cli.add_command(search_group)
+    app.cli.add_command(demo_data_command)
+
+
+def _register_request_id(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+
+    @app.after_request
+    def return_request_id(response):  # type: ignore[no-untyped-def]
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+
+def generate_secret_key() -> str:
+    return secrets.token_hex(32)
+
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

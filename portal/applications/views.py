@@ -1,0 +1,24 @@
+"""Portal pages for applications. The full search page arrives with the portal issue; until then the
+home page offers a plain search form over the same query as the API."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+
+from portal.applications.queries import ApplicationFilters, search_applications
+from portal.core.api import lowercase_args
+from portal.core.htmx import is_partial, vary_on_htmx
+from portal.core.pagination import PageRequest
+from portal.extensions import db
+
+bp = Blueprint("applications", __name__)
+
+
+@bp.get("/")
+def list_():  # type: ignore[no-untyped-def]
+    args = lowercase_args(request.args)
+    filters = ApplicationFilters.from_args(args, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
+    page = PageRequest.from_args(args)
+    found = search_applications(db.session, filters, page, current_app.config["SEARCH_EXACT_COUNT_LIMIT"])
+    template = "applications/_results.html" if is_partial() else "applications/list.html"
+    return vary_on_htmx(current_app.make_response(render_template(template, found=found, filters=filters, page=page)))

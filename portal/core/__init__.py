@@ -1,0 +1,1 @@
+"""Code shared by every feature. Nothing in here imports from a feature."""

@@ -1,0 +1,120 @@
+"""Helpers every JSON endpoint shares: argument checks, the list envelope, field selection, ETags."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from flask import Response, current_app, request
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from portal.core.errors import ApiError
+from portal.core.pagination import PageRequest, count_rows, page_links
+
+# Parameters every list endpoint accepts, whatever its filters.
+COMMON_LIST_PARAMETERS = frozenset({"page", "page_size", "fields"})
+
+
+def lowercase_args(args: MultiDict[str, str]) -> MultiDict[str, str]:
+    """Query arguments with lowercase names (`Trigram=Bca` and `trigram=Bca` mean the same), values checked.
+
+    Raises `ApiError` (400) for a value that was not valid UTF-8 or that holds control characters.
+    """
+    result: MultiDict[str, str] = MultiDict()
+    for name, value in args.items(multi=True):
+        check_text(name, value)
+        result.add(name.strip().lower(), value)
+    return result
+
+
+def check_text(name: str, value: str) -> None:
+    if "\ufffd" in value or "\ufffd" in name:
+        raise ApiError(400, f"Parameter {name[:40]!r} is not valid UTF-8 text.")
+    if any(unicodedata.category(char) == "Cc" for char in value + name):
+        raise ApiError(400, f"Parameter {name[:40]!r} contains control characters, which are not allowed.")
+
+
+def reject_unknown(args: MultiDict[str, str], allowed: Iterable[str]) -> None:
+    """Strict endpoints refuse parameters they do not know, so that a typo is not silently ignored."""
+    known = set(allowed) | COMMON_LIST_PARAMETERS
+    unknown = sorted(set(args) - known)
+    if unknown:
+        raise ApiError(
+            400,
+            f"Unknown parameter {unknown[0]!r}. Allowed parameters: {', '.join(sorted(known))}.",
+            allowed=sorted(known),
+        )
+
+
+def choice(args: MultiDict[str, str], name: str, allowed: tuple[str, ...]) -> list[str]:
+    """Values of a repeated or comma-separated enumeration parameter, each checked against `allowed`."""
+    values = [part.strip().lower() for raw in args.getlist(name) for part in raw.split(",") if part.strip()]
+    for value in values:
+        if value not in allowed:
+            raise ApiError(
+                400,
+                f"Unknown {name} {value[:40]!r}. Allowed values: {', '.join(allowed)}.",
+                allowed=list(allowed),
+            )
+    return values
+
+
+def selected_fields(args: MultiDict[str, str], available: Iterable[str]) -> list[str] | None:
+    """The `fields=` selection, or None for all fields. Raises `ApiError` for an unknown field."""
+    raw = ",".join(args.getlist("fields"))
+    if not raw.strip():
+        return None
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    known = list(available)
+    for name in names:
+        if name not in known:
+            raise ApiError(400, f"Unknown field {name[:40]!r}. Available fields: {', '.join(known)}.", allowed=known)
+    return names
+
+
+def pick(item: Mapping[str, Any], fields: list[str] | None) -> dict[str, Any]:
+    return dict(item) if fields is None else {name: item[name] for name in fields}
+
+
+def list_envelope(
+    results: list[dict[str, Any]], count: int, count_is_estimate: bool, page: PageRequest, args: MultiDict[str, str]
+) -> dict[str, Any]:
+    next_url, previous_url = page_links(page, count, args)
+    return {
+        "count": count,
+        "count_is_estimate": count_is_estimate,
+        "page": page.page,
+        "page_size": page.size,
+        "next": next_url,
+        "previous": previous_url,
+        "results": results,
+    }
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    """Serialise `payload` with a strong ETag; answer 304 when the client's `If-None-Match` matches."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    response = current_app.response_class(body, status=status, mimetype="application/json")
+    response.set_etag(hashlib.blake2b(body.encode(), digest_size=16).hexdigest())
+    return response.make_conditional(request)
+
+
+def paginated_json(
+    session: Session,
+    statement: Select,
+    args: MultiDict[str, str],
+    serialize: Callable[[Any], dict[str, Any]],
+    available_fields: Iterable[str],
+) -> Response:
+    """Run a list `statement` for the requested page and answer the standard envelope."""
+    page = PageRequest.from_args(args)
+    fields = selected_fields(args, available_fields)
+    items = session.scalars(statement.limit(page.size).offset(page.offset)).all()
+    count = len(items) if page.offset == 0 and len(items) < page.size else count_rows(session, statement)
+    results = [pick(serialize(item), fields) for item in items]
+    return json_response(list_envelope(results, count, False, page, args))

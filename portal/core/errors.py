@@ -1,0 +1,106 @@
+"""Error responses: problem+json (RFC 9457) for the API, an HTML page or an inline fragment otherwise."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from portal.core.htmx import is_htmx
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error to answer as problem+json: `status`, a short `title`, and a `detail` a person can act on.
+
+    `extra` members are added to the problem document (e.g. `suggestions`, `allowed`).
+    """
+
+    def __init__(self, status: int, detail: str, title: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.extra = extra
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "application/problem+json", "text/html"])
+    return best in {"application/json", "application/problem+json"}
+
+
+def problem_response(status: int, detail: str, title: str | None = None, **extra: Any) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or _default_title(status),
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+    }
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def _default_title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _page_response(status: int, detail: str) -> tuple[str, int]:
+    template = "errors/_inline.html" if is_htmx() else "errors/error.html"
+    return render_template(template, status=status, title=_default_title(status), detail=detail), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError) -> Response | tuple[str, int]:
+        if wants_json():
+            return problem_response(error.status, error.detail, error.title, **error.extra)
+        return _page_response(error.status, error.detail)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
+        status = error.code or 500
+        detail = error.description or _default_title(status)
+        if wants_json():
+            response = problem_response(status, detail)
+            if status == 405 and error.get_response().headers.get("Allow"):
+                response.headers["Allow"] = error.get_response().headers["Allow"]
+            return response
+        return _page_response(status, detail)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception) -> Response | tuple[str, int]:
+        from portal.extensions import db
+
+        db.session.rollback()
+        log.exception("unhandled error (request id %s)", g.get("request_id", "-"))
+        if _is_database_unavailable(error):
+            detail = "The database is not reachable right now. Try again in a few seconds."
+            if wants_json():
+                return problem_response(503, detail)
+            return _page_response(503, detail)
+        detail = f"Something went wrong on our side. Quote request id {g.get('request_id', '-')} when reporting it."
+        if current_app.config.get("PROPAGATE_EXCEPTIONS"):
+            raise error
+        if wants_json():
+            return problem_response(500, detail)
+        return _page_response(500, detail)
+
+
+def _is_database_unavailable(error: Exception) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated or "could not connect" in str(error))

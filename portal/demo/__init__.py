@@ -1,0 +1,1 @@
+"""A deterministic generator of realistic demo referentials (XS for `make run`, S and L for benchmarks)."""

@@ -1,0 +1,51 @@
+"""`/api/v1/entities`: the organisation tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from portal.core.api import json_response, lowercase_args, paginated_json, reject_unknown
+from portal.core.errors import ApiError
+from portal.entities.models import Entity
+from portal.entities.queries import EntityFilters, find_entity, get_ancestors, get_subtree, select_entities
+from portal.extensions import db
+
+bp = Blueprint("entities_api", __name__, url_prefix="/api/v1/entities")
+
+ENTITY_FIELDS = ("code", "name", "kind", "parent")
+
+
+def entity_json(entity: Entity) -> dict[str, Any]:
+    return {
+        "code": entity.code,
+        "name": entity.name,
+        "kind": entity.kind,
+        "parent": entity.parent.code if entity.parent else None,
+    }
+
+
+@bp.get("")
+def list_() -> Response:
+    args = lowercase_args(request.args)
+    reject_unknown(args, EntityFilters.PARAMETERS)
+    statement = select_entities(EntityFilters.from_args(args))
+    return paginated_json(db.session, statement, args, entity_json, ENTITY_FIELDS)
+
+
+@bp.get("/<code>")
+def detail(code: str) -> Response:
+    """The entity, its ancestors from the root, and its whole subtree with each node's depth."""
+    entity = find_entity(db.session, code)
+    if entity is None:
+        raise ApiError(404, f"No entity has the code {code[:40]!r}.")
+    body = entity_json(entity)
+    body["ancestors"] = [{"code": item.code, "name": item.name} for item in get_ancestors(db.session, entity)]
+    subtree = get_subtree(db.session, entity)
+    codes = {entity.id: entity.code} | {child.id: child.code for child, _depth in subtree}
+    body["subtree"] = [
+        {"code": child.code, "name": child.name, "kind": child.kind, "parent": codes.get(child.parent_id), "depth": depth}
+        for child, depth in subtree
+    ]
+    return json_response(body)

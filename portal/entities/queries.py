@@ -1,0 +1,84 @@
+"""Finding entities and walking the organisation tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
+from werkzeug.datastructures import MultiDict
+
+from portal.core.api import choice
+from portal.entities.models import ENTITY_KINDS, Entity
+
+
+def select_subtree_ids(code: str) -> Select:
+    """Ids of the entity with this code and of every entity below it (a recursive CTE, both engines)."""
+    root = select(Entity.id).where(Entity.code == code.strip().upper()).cte("subtree", recursive=True)
+    child = aliased(Entity)
+    subtree = root.union_all(select(child.id).join(root, child.parent_id == root.c.id))
+    return select(subtree.c.id)
+
+
+@dataclass(frozen=True)
+class EntityFilters:
+    """`q` matches code or name (case-insensitive), `kind` the level, `parent` the direct parent's code."""
+
+    PARAMETERS = ("q", "kind", "parent")
+
+    q: str = ""
+    kind: tuple[str, ...] = ()
+    parent: str | None = None
+
+    @classmethod
+    def from_args(cls, args: MultiDict[str, str]) -> EntityFilters:
+        return cls(
+            q=(args.get("q") or "").strip()[:200],
+            kind=tuple(choice(args, "kind", ENTITY_KINDS)),
+            parent=(args.get("parent") or "").strip().upper() or None,
+        )
+
+
+def select_entities(filters: EntityFilters) -> Select:
+    statement = select(Entity).options(selectinload(Entity.parent)).order_by(Entity.code)
+    if filters.q:
+        pattern = f"%{filters.q.lower()}%"
+        statement = statement.where(or_(func.lower(Entity.code).like(pattern), func.lower(Entity.name).like(pattern)))
+    if filters.kind:
+        statement = statement.where(Entity.kind.in_(filters.kind))
+    if filters.parent:
+        parent = aliased(Entity)
+        statement = statement.join(parent, parent.id == Entity.parent_id).where(parent.code == filters.parent)
+    return statement
+
+
+def find_entity(session: Session, code: str) -> Entity | None:
+    return session.scalars(select(Entity).where(Entity.code == code.strip().upper())).first()
+
+
+def get_ancestors(session: Session, entity: Entity) -> list[Entity]:
+    """From the root down to the entity's parent."""
+    ancestors: list[Entity] = []
+    current = entity.parent
+    while current is not None and current not in ancestors:
+        ancestors.insert(0, current)
+        current = current.parent
+    return ancestors
+
+
+def get_subtree(session: Session, entity: Entity) -> list[tuple[Entity, int]]:
+    """Every entity below `entity`, depth first, each with its depth (1 for children)."""
+    rows = session.scalars(select(Entity).where(Entity.id.in_(select_subtree_ids(entity.code)))).all()
+    children: dict[int | None, list[Entity]] = {}
+    for row in rows:
+        children.setdefault(row.parent_id, []).append(row)
+    ordered: list[tuple[Entity, int]] = []
+
+    def walk(parent_id: int, depth: int) -> None:
+        for child in sorted(children.get(parent_id, []), key=lambda item: item.code):
+            ordered.append((child, depth))
+            walk(child.id, depth + 1)
+
+    walk(entity.id, 1)
+    return ordered
+

@@ -1,0 +1,96 @@
+"""Shared extension objects, created here and bound to an application in `create_app`."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+
+def _current_app_context_id() -> int:
+    # One session per application context (that is, per request or per CLI command), as Flask-SQLAlchemy does.
+    from flask import globals as flask_globals
+
+    return id(flask_globals.app_ctx._get_current_object())
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+    # The same accent folding PostgreSQL gets from unaccent, so that one SQL expression serves both engines.
+    dbapi_connection.create_function("referentiel_unaccent", 1, _strip_accents, deterministic=True)
+
+
+def _strip_accents(value: str | None) -> str | None:
+    if value is None:
+        return None
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def build_engine(url: str, pool_size: int = 5, statement_timeout_ms: int = 5000) -> Engine:
+    """Create an engine with the settings each backend needs (foreign keys on SQLite, timeouts on PostgreSQL)."""
+    if url.startswith("sqlite"):
+        options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+        if url in {"sqlite://", "sqlite:///:memory:"}:
+            options["poolclass"] = StaticPool
+        engine = create_engine(url, **options)
+        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        return engine
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=5,
+        connect_args={"connect_timeout": 3, "options": f"-c statement_timeout={statement_timeout_ms}"},
+    )
+
+
+class Database:
+    """The engine and the request-scoped session of one application.
+
+    Views and API handlers use `db.session`; it is removed at the end of every application context.
+    Tests call `bind(connection)` so that everything a test writes stays inside one rolled-back transaction.
+    """
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self._factory = sessionmaker(expire_on_commit=False)
+        self.session: scoped_session[Session] = scoped_session(self._factory, scopefunc=_current_app_context_id)
+
+    def init_app(self, app: Flask) -> None:
+        config = app.config
+        self.engine = build_engine(
+            config["DATABASE_URL"], config["DATABASE_POOL_SIZE"], config["DATABASE_STATEMENT_TIMEOUT_MS"]
+        )
+        self._factory.configure(bind=self.engine)
+        app.extensions["database"] = self
+        app.teardown_appcontext(self._remove_session)
+
+    def bind(self, connection: Connection) -> None:
+        """Run every session inside `connection`'s transaction, committing to savepoints (tests only)."""
+        self._factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+
+    def bind_engine(self, engine: Engine) -> None:
+        """Undo `bind`: sessions use their own connections again."""
+        self._factory.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+
+    def _remove_session(self, _exception: BaseException | None) -> None:
+        self.session.remove()
+
+    @property
+    def dialect(self) -> str:
+        bind = self._factory.kw.get("bind") or self.engine
+        assert bind is not None, "Database.init_app has not been called"
+        return bind.dialect.name
+
+
+db = Database()

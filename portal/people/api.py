@@ -1,0 +1,51 @@
+"""`/api/v1/people`: people and their roles across applications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from portal.core.api import json_response, lowercase_args, paginated_json, reject_unknown
+from portal.core.errors import ApiError
+from portal.extensions import db
+from portal.people.models import Person
+from portal.people.queries import PersonFilters, find_person, select_people, select_roles_of
+
+bp = Blueprint("people_api", __name__, url_prefix="/api/v1/people")
+
+PERSON_FIELDS = ("login", "name", "email", "entity")
+
+
+def person_json(person: Person) -> dict[str, Any]:
+    return {
+        "login": person.login,
+        "name": person.display_name,
+        "email": person.email,
+        "entity": {"code": person.entity.code, "name": person.entity.name} if person.entity else None,
+    }
+
+
+@bp.get("")
+def list_() -> Response:
+    args = lowercase_args(request.args)
+    reject_unknown(args, PersonFilters.PARAMETERS)
+    return paginated_json(db.session, select_people(PersonFilters.from_args(args)), args, person_json, PERSON_FIELDS)
+
+
+@bp.get("/<login>")
+def detail(login: str) -> Response:
+    """The person and every role they hold, with the application it is held on."""
+    person = find_person(db.session, login)
+    if person is None:
+        raise ApiError(404, f"No person has the login {login[:64]!r}.")
+    body = person_json(person)
+    body["roles"] = [
+        {
+            "role": role,
+            "application": {"trigram": application.trigram, "name": application.name, "status": application.status},
+            "entity": {"code": entity.code, "name": entity.name} if entity else None,
+        }
+        for role, application, entity in db.session.execute(select_roles_of(person.id))
+    ]
+    return json_response(body)

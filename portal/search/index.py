@@ -1,0 +1,117 @@
+"""Writes the search index: one `search_document` per application and the typo vocabulary.
+
+Call `refresh_applications` after changing applications (or their people, components, entity) and
+`rebuild` after bulk loads; `flask search rebuild` runs the latter.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from portal.applications.models import Application
+from portal.entities.models import Entity
+from portal.environments.models import Component, Environment
+from portal.people.models import Person, Stakeholder
+from portal.search.models import SearchDocument, SearchTermVariant
+from portal.search.text import FUZZY_MIN_LENGTH, variants, words
+
+BATCH_SIZE = 5000
+
+
+def rebuild(session: Session) -> int:
+    """Recompute every document and the whole vocabulary; returns the number of documents."""
+    session.execute(delete(SearchDocument))
+    session.execute(delete(SearchTermVariant))
+    ids = list(session.scalars(select(Application.id).order_by(Application.id)))
+    entity_paths = _entity_paths(session)
+    for start in range(0, len(ids), BATCH_SIZE):
+        _write(session, ids[start : start + BATCH_SIZE], entity_paths)
+    return len(ids)
+
+
+def refresh_applications(session: Session, application_ids: Iterable[int]) -> None:
+    """Recompute the documents of these applications (deleted ones simply lose theirs)."""
+    ids = sorted(set(application_ids))
+    if not ids:
+        return
+    session.execute(delete(SearchDocument).where(SearchDocument.application_id.in_(ids)))
+    entity_paths = _entity_paths(session)
+    for start in range(0, len(ids), BATCH_SIZE):
+        _write(session, ids[start : start + BATCH_SIZE], entity_paths)
+
+
+def _write(session: Session, ids: list[int], entity_paths: dict[int, str]) -> None:
+    documents = list(_documents(session, ids, entity_paths))
+    if not documents:
+        return
+    session.execute(insert(SearchDocument), documents)
+    vocabulary = {
+        word
+        for document in documents
+        for column in ("name", "description", "people", "hosts", "entities")
+        for word in words(document[column])
+        if len(word) >= FUZZY_MIN_LENGTH and not word.isdigit()
+    }
+    rows = [{"variant": key, "term": word} for word in sorted(vocabulary) for key in sorted(variants(word))]
+    for start in range(0, len(rows), BATCH_SIZE * 4):
+        session.execute(_insert_ignoring_duplicates(session), rows[start : start + BATCH_SIZE * 4])
+
+
+def _insert_ignoring_duplicates(session: Session):  # type: ignore[no-untyped-def]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(SearchTermVariant).on_conflict_do_nothing()
+
+
+def _documents(session: Session, ids: list[int], entity_paths: dict[int, str]) -> Iterator[dict[str, object]]:
+    people: dict[int, list[str]] = defaultdict(list)
+    for application_id, display_name, login in session.execute(
+        select(Stakeholder.application_id, Person.display_name, Person.login)
+        .join(Person, Person.id == Stakeholder.person_id)
+        .where(Stakeholder.application_id.in_(ids))
+    ):
+        people[application_id].extend((display_name, login))
+    hosts: dict[int, list[str]] = defaultdict(list)
+    for application_id, url, component in session.execute(
+        select(Environment.application_id, Environment.url, Component.name)
+        .outerjoin(Component, Component.environment_id == Environment.id)
+        .where(Environment.application_id.in_(ids))
+    ):
+        hosts[application_id].extend(value for value in (url, component) if value)
+    for application_id, trigram, name, description, entity_id in session.execute(
+        select(Application.id, Application.trigram, Application.name, Application.description, Application.entity_id)
+        .where(Application.id.in_(ids))
+    ):
+        yield {
+            "application_id": application_id,
+            "trigram": trigram,
+            "name": name,
+            "description": description or "",
+            "people": " ".join(dict.fromkeys(people[application_id])),
+            "hosts": " ".join(dict.fromkeys(hosts[application_id])),
+            "entities": entity_paths.get(entity_id, "") if entity_id else "",
+        }
+
+
+def _entity_paths(session: Session) -> dict[int, str]:
+    """For each entity, the codes and names of itself and all its ancestors: searching a division's
+    name finds the applications of every team below it."""
+    rows = {entity_id: (code, name, parent_id) for entity_id, code, name, parent_id in session.execute(
+        select(Entity.id, Entity.code, Entity.name, Entity.parent_id)
+    )}
+    paths: dict[int, str] = {}
+    for entity_id in rows:
+        parts: list[str] = []
+        current: int | None = entity_id
+        seen: set[int] = set()
+        while current is not None and current in rows and current not in seen:
+            seen.add(current)
+            code, name, parent_id = rows[current]
+            parts.extend((code, name))
+            current = parent_id
+        paths[entity_id] = " ".join(parts)
+    return paths

@@ -1,0 +1,100 @@
+"""Text as search sees it: accents folded, lowercase, split into words; typo neighbours; highlighting.
+
+The index builder and the query parser both go through `words()`, so what is indexed and what is
+asked for are always cut the same way, on either engine.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from markupsafe import Markup, escape
+
+WORD = re.compile(r"[0-9a-z]+")
+TRIGRAM_SHAPE = re.compile(r"^[a-z]{3}[a-z0-9]{0,4}$")
+TRIGRAM_PREFIX_SHAPE = re.compile(r"^[a-z][a-z0-9]{0,6}$")
+
+# Words too common in names and descriptions to narrow a search; a query made only of them keeps them.
+STOPWORDS = frozenset(
+    "a an and au aux d de des du en et for in l la le les of on ou par pour sur the to un une".split()
+)
+
+# Words shorter than this are never matched with a typo: "sap" and "sas" are different words.
+FUZZY_MIN_LENGTH = 4
+# Words shorter than this are matched whole, never as a prefix (except against trigrams).
+PREFIX_MIN_LENGTH = 3
+MAX_WORD_LENGTH = 64
+
+
+def fold(text: str) -> str:
+    """Lowercase `text` and strip its accents: "Électricité" -> "electricite"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def words(text: str | None) -> list[str]:
+    return [word for word in WORD.findall(fold(text or "")) if len(word) <= MAX_WORD_LENGTH]
+
+
+def deletes(word: str) -> set[str]:
+    """Every string made by deleting one letter of `word`."""
+    return {word[:index] + word[index + 1 :] for index in range(len(word))}
+
+
+def variants(word: str) -> set[str]:
+    """The keys under which `word` is filed for typo lookup: itself and its one-letter deletions."""
+    return {word} | deletes(word)
+
+
+def within_one_edit(left: str, right: str) -> bool:
+    """True if one insertion, deletion, substitution or swap of two neighbours turns `left` into `right`."""
+    if left == right:
+        return True
+    if abs(len(left) - len(right)) > 1:
+        return False
+    if len(left) == len(right):
+        differences = [index for index, (a, b) in enumerate(zip(left, right, strict=True)) if a != b]
+        if len(differences) == 1:
+            return True
+        first, second = (differences + [-1, -1])[:2]
+        return (
+            len(differences) == 2
+            and second == first + 1
+            and left[first] == right[second]
+            and left[second] == right[first]
+        )
+    shorter, longer = sorted((left, right), key=len)
+    return any(longer[:index] + longer[index + 1 :] == shorter for index in range(len(longer)))
+
+
+def highlight(text: str, terms: set[str], prefixes: set[str], width: int = 120) -> Markup | None:
+    """`text` with the words matching `terms` (whole) or `prefixes` wrapped in <mark>, HTML-escaped.
+
+    Returns None when nothing matches. Long texts are cut to a window around the first match.
+    """
+    spans = []
+    for match in re.finditer(r"\w+", text):
+        word = fold(match.group())
+        if word in terms or any(word.startswith(prefix) for prefix in prefixes):
+            spans.append((match.start(), match.end()))
+    if not spans:
+        return None
+    start = max(0, spans[0][0] - width // 3)
+    end = min(len(text), start + width)
+    if start > 0:
+        # Do not start in the middle of a word.
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < spans[0][0] else start
+    pieces: list[str | Markup] = ["…" if start > 0 else ""]
+    cursor = start
+    for span_start, span_end in spans:
+        if span_start < cursor or span_end > end:
+            continue
+        pieces.append(escape(text[cursor:span_start]))
+        pieces.append(Markup("<mark>%s</mark>") % text[span_start:span_end])
+        cursor = span_end
+    pieces.append(escape(text[cursor:end]))
+    if end < len(text):
+        pieces.append("…")
+    return Markup("").join(pieces)

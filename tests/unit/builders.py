@@ -1,0 +1,67 @@
+"""Small builders for test data: each creates one object with sensible defaults and flushes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from portal.applications.models import Application
+from portal.entities.models import Entity
+from portal.environments.models import Component, Environment
+from portal.interfaces.models import Interface
+from portal.people.models import Person, Stakeholder
+from portal.search.index import rebuild
+
+
+def make_entity(session: Session, code: str, name: str | None = None, kind: str = "team", parent: Entity | None = None) -> Entity:
+    entity = Entity(code=code, name=name or code.title(), kind=kind, parent=parent)
+    session.add(entity)
+    session.flush()
+    return entity
+
+
+def make_application(session: Session, trigram: str, name: str | None = None, **overrides: Any) -> Application:
+    values: dict[str, Any] = {"name": name or f"Application {trigram}", "status": "production"}
+    values.update(overrides)
+    application = Application(trigram=trigram, **values)
+    session.add(application)
+    session.flush()
+    return application
+
+
+def make_person(session: Session, login: str, name: str | None = None, **overrides: Any) -> Person:
+    person = Person(login=login, display_name=name or login.title(), email=f"{login}@bank.example", **overrides)
+    session.add(person)
+    session.flush()
+    return person
+
+
+def add_stakeholder(session: Session, application: Application, person: Person, role: str = "owner") -> Stakeholder:
+    link = Stakeholder(application=application, person=person, role=role)
+    session.add(link)
+    session.flush()
+    return link
+
+
+def make_environment(
+    session: Session, application: Application, kind: str = "prod", name: str | None = None, url: str | None = None,
+    servers: tuple[str, ...] = (),
+) -> Environment:
+    environment = Environment(application=application, kind=kind, name=name or kind.upper(), url=url, status="active")
+    environment.components = [Component(kind="server", name=server) for server in servers]
+    session.add(environment)
+    session.flush()
+    return environment
+
+
+def make_interface(session: Session, source: Application, target: Application, protocol: str = "REST", **overrides: Any) -> Interface:
+    interface = Interface(source=source, target=target, protocol=protocol, **overrides)
+    session.add(interface)
+    session.flush()
+    return interface
+
+
+def reindex(session: Session) -> None:
+    rebuild(session)
+    session.flush()

@@ -1,0 +1,114 @@
+"""Unit-test fixtures: every test runs once on SQLite and once on PostgreSQL.
+
+Each engine gets a throwaway database migrated to head once per run; each test runs inside a
+transaction that is rolled back, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.orm import Session
+
+from portal import create_app
+from portal.extensions import build_engine, db
+from portal.migrate import upgrade
+
+# The maintenance database used to create and drop the throwaway ones.
+POSTGRESQL_ADMIN_URL = os.environ.get("PORTAL_TEST_POSTGRESQL_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--engines", default=",".join(ENGINES), help="comma-separated engines to run the tests on")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = set(config.getoption("--engines").split(","))
+    selected, deselected = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        engine = callspec.params.get("database_url") if callspec else None
+        (deselected if engine and engine not in wanted else selected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+def create_postgresql_database() -> str:
+    """Create an empty throwaway database and return its URL."""
+    name = f"referentiel_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRESQL_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return POSTGRESQL_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_postgresql_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(POSTGRESQL_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of an empty database of each engine, dropped at the end of the run."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "referentiel.db"
+        yield f"sqlite:///{path}"
+        return
+    url = create_postgresql_database()
+    try:
+        yield url
+    finally:
+        drop_postgresql_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the database, migrated to head."""
+    engine = build_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, engine: Engine) -> Flask:
+    return create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key"})
+
+
+@pytest.fixture
+def connection(app: Flask, engine: Engine) -> Iterator[Connection]:
+    """A connection whose transaction wraps the whole test and is rolled back after it."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        db.bind(connection)
+        try:
+            yield connection
+        finally:
+            transaction.rollback()
+            db.bind_engine(engine)
+
+
+@pytest.fixture
+def session(app: Flask, connection: Connection) -> Iterator[Session]:
+    """The request-scoped session, inside an application context for the test itself."""
+    with app.app_context():
+        yield db.session
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask, session: Session) -> FlaskClient:
+    return app.test_client()
