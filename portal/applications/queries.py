@@ -121,7 +121,9 @@ def _order(filters: ApplicationFilters, score: ColumnElement[Any] | None) -> lis
     sort = filters.effective_sort
     if sort == "relevance" and score is not None:
         return [score.desc(), Application.trigram]
-    column = {"name": Application.name, "updated": Application.updated_at}.get(sort.lstrip("-"), Application.trigram)
+    # Names sort as people read them: ignoring case and accents.
+    name = func.referentiel_unaccent(func.lower(Application.name))
+    column = {"name": name, "updated": Application.updated_at}.get(sort.lstrip("-"), Application.trigram)
     return [column.desc() if sort.startswith("-") else column.asc(), Application.trigram]
 
 
@@ -187,9 +189,16 @@ def with_typo_alternatives(session: Session, query: ParsedQuery) -> ParsedQuery:
 
 
 def _is_known_prefix(session: Session, prefix: str) -> bool:
+    """True if an indexed word starts with `prefix` (rows where variant = term are the words themselves)."""
     upper_bound = prefix + "\uffff"
     return session.execute(
-        select(literal(1)).where(SearchTermVariant.variant >= prefix, SearchTermVariant.variant < upper_bound).limit(1)
+        select(literal(1))
+        .where(
+            SearchTermVariant.variant >= prefix,
+            SearchTermVariant.variant < upper_bound,
+            SearchTermVariant.variant == SearchTermVariant.term,
+        )
+        .limit(1)
     ).first() is not None
 
 
