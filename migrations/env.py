@@ -36,7 +36,7 @@ def run_migrations_online() -> None:
     if not url:
         raise SystemExit("Set PORTAL_DATABASE_URL to the database to migrate.")
     if url.startswith("postgresql:"):
-        url = "postgresql+psycopg2:" + url[len("postgresql:"):]
+        url = "postgresql+psycopg2:" + url[len("postgresql:") :]
     engine = build_engine(url)
     with engine.connect() as connection:
         _run(connection)

@@ -7,7 +7,7 @@ import secrets
 import uuid
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 
 from portal.config import DEFAULTS, INSTANCE_DIR, ROOT, validate_settings
 from portal.extensions import db
@@ -54,7 +54,14 @@ def _register_blueprints(app: Flask) -> None:
     from portal.search.api import bp as search_api
 
     for blueprint in (
-        health, applications_views, applications_api, entities_api, people_api, interfaces_api, search_api, openapi
+        health,
+        applications_views,
+        applications_api,
+        entities_api,
+        people_api,
+        interfaces_api,
+        search_api,
+        openapi,
     ):
         app.register_blueprint(blueprint)
 
@@ -76,7 +83,7 @@ def _register_request_id(app: Flask) -> None:
         g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
 
     @app.after_request
-    def return_request_id(response):  # type: ignore[no-untyped-def]
+    def return_request_id(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return response
 

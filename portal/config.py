@@ -55,8 +55,14 @@ def parse_int(name: str, value: Any, minimum: int = 0) -> int:
 
 def validate_settings(config: dict[str, Any]) -> None:
     """Parse the typed settings in place; raise `ConfigurationError` naming the first bad one."""
-    for name in ("DATABASE_POOL_SIZE", "API_DEFAULT_PAGE_SIZE", "API_MAX_PAGE_SIZE", "SEARCH_EXACT_COUNT_LIMIT",
-                 "SEARCH_MAX_QUERY_LENGTH", "DATABASE_STATEMENT_TIMEOUT_MS"):
+    for name in (
+        "DATABASE_POOL_SIZE",
+        "API_DEFAULT_PAGE_SIZE",
+        "API_MAX_PAGE_SIZE",
+        "SEARCH_EXACT_COUNT_LIMIT",
+        "SEARCH_MAX_QUERY_LENGTH",
+        "DATABASE_STATEMENT_TIMEOUT_MS",
+    ):
         config[name] = parse_int(name, config[name], minimum=1)
     config["JSON_LOGS"] = parse_boolean("JSON_LOGS", config["JSON_LOGS"])
     if config["API_DEFAULT_PAGE_SIZE"] > config["API_MAX_PAGE_SIZE"]:
@@ -68,7 +74,7 @@ def validate_settings(config: dict[str, Any]) -> None:
             f"got {url!r}. Example: postgresql://referentiel@db:5432/referentiel"
         )
     if url.startswith("postgresql:"):
-        url = "postgresql+psycopg2:" + url[len("postgresql:"):]
+        url = "postgresql+psycopg2:" + url[len("postgresql:") :]
     config["DATABASE_URL"] = url
     if not config.get("SECRET_KEY"):
         raise ConfigurationError(

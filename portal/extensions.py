@@ -15,7 +15,7 @@ def _current_app_context_id() -> int:
     # One session per application context (that is, per request or per CLI command), as Flask-SQLAlchemy does.
     from flask import globals as flask_globals
 
-    return id(flask_globals.app_ctx._get_current_object())
+    return id(flask_globals.app_ctx._get_current_object())  # type: ignore[attr-defined]
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
@@ -64,7 +64,7 @@ class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self._factory = sessionmaker(expire_on_commit=False)
-        self.session: scoped_session[Session] = scoped_session(self._factory, scopefunc=_current_app_context_id)
+        self._registry: scoped_session[Session] = scoped_session(self._factory, scopefunc=_current_app_context_id)
 
     def init_app(self, app: Flask) -> None:
         config = app.config
@@ -83,8 +83,16 @@ class Database:
         """Undo `bind`: sessions use their own connections again."""
         self._factory.configure(bind=engine, join_transaction_mode="conservative_savepoint")
 
+    @property
+    def session(self) -> Session:
+        """The session of the current application context, created on first use."""
+        return self._registry()
+
+    def remove_session(self) -> None:
+        self._registry.remove()
+
     def _remove_session(self, _exception: BaseException | None) -> None:
-        self.session.remove()
+        self._registry.remove()
 
     @property
     def dialect(self) -> str:

@@ -32,8 +32,12 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("parent_id", sa.Integer(), nullable=True),
         *_timestamps(),
-        sa.CheckConstraint("kind IS NULL OR kind IN ('group', 'division', 'department', 'team')", name=op.f("ck_entity_kind")),
-        sa.ForeignKeyConstraint(["parent_id"], ["entity.id"], name=op.f("fk_entity_parent_id_entity"), ondelete="RESTRICT"),
+        sa.CheckConstraint(
+            "kind IS NULL OR kind IN ('group', 'division', 'department', 'team')", name=op.f("ck_entity_kind")
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["entity.id"], name=op.f("fk_entity_parent_id_entity"), ondelete="RESTRICT"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entity")),
         sa.UniqueConstraint("code", name=op.f("uq_entity_code")),
     )
@@ -85,7 +89,9 @@ def upgrade() -> None:
         sa.Column("entity_id", sa.Integer(), nullable=True),
         *_timestamps(),
         sa.CheckConstraint("login = lower(login)", name=op.f("ck_person_login_lowercase")),
-        sa.ForeignKeyConstraint(["entity_id"], ["entity.id"], name=op.f("fk_person_entity_id_entity"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["entity_id"], ["entity.id"], name=op.f("fk_person_entity_id_entity"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_person")),
         sa.UniqueConstraint("login", name=op.f("uq_person_login")),
     )
@@ -102,9 +108,14 @@ def upgrade() -> None:
             name=op.f("ck_stakeholder_role"),
         ),
         sa.ForeignKeyConstraint(
-            ["application_id"], ["application.id"], name=op.f("fk_stakeholder_application_id_application"), ondelete="CASCADE"
+            ["application_id"],
+            ["application.id"],
+            name=op.f("fk_stakeholder_application_id_application"),
+            ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(["person_id"], ["person.id"], name=op.f("fk_stakeholder_person_id_person"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["person_id"], ["person.id"], name=op.f("fk_stakeholder_person_id_person"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stakeholder")),
         sa.UniqueConstraint(
             "application_id", "person_id", "role", name=op.f("uq_stakeholder_application_id_person_id_role")
@@ -121,10 +132,17 @@ def upgrade() -> None:
         sa.Column("url", sa.String(length=500), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=True),
         *_timestamps(),
-        sa.CheckConstraint("kind IS NULL OR kind IN ('dev', 'uat', 'preprod', 'prod', 'dr')", name=op.f("ck_environment_kind")),
-        sa.CheckConstraint("status IS NULL OR status IN ('planned', 'active', 'retired')", name=op.f("ck_environment_status")),
+        sa.CheckConstraint(
+            "kind IS NULL OR kind IN ('dev', 'uat', 'preprod', 'prod', 'dr')", name=op.f("ck_environment_kind")
+        ),
+        sa.CheckConstraint(
+            "status IS NULL OR status IN ('planned', 'active', 'retired')", name=op.f("ck_environment_status")
+        ),
         sa.ForeignKeyConstraint(
-            ["application_id"], ["application.id"], name=op.f("fk_environment_application_id_application"), ondelete="CASCADE"
+            ["application_id"],
+            ["application.id"],
+            name=op.f("fk_environment_application_id_application"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_environment")),
         sa.UniqueConstraint("application_id", "name", name=op.f("uq_environment_application_id_name")),
@@ -139,10 +157,14 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("attributes", sa.JSON(), nullable=True),
         sa.CheckConstraint(
-            "kind IS NULL OR kind IN ('server', 'database', 'namespace', 'url', 'queue', 'other')", name=op.f("ck_component_kind")
+            "kind IS NULL OR kind IN ('server', 'database', 'namespace', 'url', 'queue', 'other')",
+            name=op.f("ck_component_kind"),
         ),
         sa.ForeignKeyConstraint(
-            ["environment_id"], ["environment.id"], name=op.f("fk_component_environment_id_environment"), ondelete="CASCADE"
+            ["environment_id"],
+            ["environment.id"],
+            name=op.f("fk_component_environment_id_environment"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_component")),
         sa.UniqueConstraint("environment_id", "kind", "name", name=op.f("uq_component_environment_id_kind_name")),

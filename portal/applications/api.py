@@ -25,10 +25,35 @@ from portal.people.models import STAKEHOLDER_ROLES
 
 bp = Blueprint("applications_api", __name__, url_prefix="/api/v1/applications")
 
-SUMMARY_FIELDS = ("trigram", "name", "status", "criticality", "entity", "owner", "updated_at", "url", "score", "matches")
+SUMMARY_FIELDS = (
+    "trigram",
+    "name",
+    "status",
+    "criticality",
+    "entity",
+    "owner",
+    "updated_at",
+    "url",
+    "score",
+    "matches",
+)
 DETAIL_FIELDS = (
-    "trigram", "name", "description", "status", "criticality", "lifecycle", "entity", "tags", "documentation_url",
-    "repository_url", "stakeholders", "environments", "interfaces", "created_at", "updated_at", "url",
+    "trigram",
+    "name",
+    "description",
+    "status",
+    "criticality",
+    "lifecycle",
+    "entity",
+    "tags",
+    "documentation_url",
+    "repository_url",
+    "stakeholders",
+    "environments",
+    "interfaces",
+    "created_at",
+    "updated_at",
+    "url",
 )
 
 

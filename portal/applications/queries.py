@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select, union
+from sqlalchemy import ColumnElement, Select, case, exists, func, literal, or_, select, union
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.datastructures import MultiDict
 
@@ -15,7 +15,7 @@ from portal.core.errors import ApiError
 from portal.core.pagination import PageRequest
 from portal.entities.models import Entity
 from portal.entities.queries import select_subtree_ids
-from portal.environments.models import ENVIRONMENT_KINDS, Component, Environment
+from portal.environments.models import ENVIRONMENT_KINDS, Environment
 from portal.interfaces.models import Interface
 from portal.people.models import STAKEHOLDER_ROLES, Person, Stakeholder, normalize_login
 from portal.search.backends import get_backend
@@ -117,7 +117,7 @@ def filter_conditions(filters: ApplicationFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _order(filters: ApplicationFilters, score: ColumnElement[Any] | None) -> list[ColumnElement[Any]]:
+def _order(filters: ApplicationFilters, score: ColumnElement[Any] | None) -> list[Any]:
     sort = filters.effective_sort
     if sort == "relevance" and score is not None:
         return [score.desc(), Application.trigram]
@@ -153,8 +153,10 @@ def select_ranked_applications(query: ParsedQuery, filters: ApplicationFilters, 
     if query.trigram_prefix:
         prefix = Application.trigram.like(like_prefix(query.trigram_prefix), escape="\\")
         score = score + case((prefix, TRIGRAM_PREFIX_SCORE), else_=0)
-    statement = select(Application.id, Application.trigram).select_from(candidates).join(
-        Application, Application.id == candidates.c.application_id
+    statement = (
+        select(Application.id, Application.trigram)
+        .select_from(candidates)
+        .join(Application, Application.id == candidates.c.application_id)
     )
     if host_match is not None:
         statement = statement.outerjoin(host_match, host_match.c.application_id == Application.id)
@@ -191,15 +193,18 @@ def with_typo_alternatives(session: Session, query: ParsedQuery) -> ParsedQuery:
 def _is_known_prefix(session: Session, prefix: str) -> bool:
     """True if an indexed word starts with `prefix` (rows where variant = term are the words themselves)."""
     upper_bound = prefix + "\uffff"
-    return session.execute(
-        select(literal(1))
-        .where(
-            SearchTermVariant.variant >= prefix,
-            SearchTermVariant.variant < upper_bound,
-            SearchTermVariant.variant == SearchTermVariant.term,
-        )
-        .limit(1)
-    ).first() is not None
+    return (
+        session.execute(
+            select(literal(1))
+            .where(
+                SearchTermVariant.variant >= prefix,
+                SearchTermVariant.variant < upper_bound,
+                SearchTermVariant.variant == SearchTermVariant.term,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def search_applications(
@@ -289,9 +294,9 @@ def explain_match(document: SearchDocument, query: ParsedQuery) -> list[dict[str
         fragment = f"<mark>{document.trigram[:size]}</mark>{document.trigram[size:]}"
         matches.append({"field": "trigram", "highlight": fragment})
     for name in SEARCHED_FIELDS[1:]:
-        fragment = highlight(getattr(document, name) or "", whole, prefixes)
-        if fragment is not None:
-            matches.append({"field": name, "highlight": str(fragment)})
+        marked = highlight(getattr(document, name) or "", whole, prefixes)
+        if marked is not None:
+            matches.append({"field": name, "highlight": str(marked)})
     if query.host_fragment and not any(match["field"] == "hosts" for match in matches):
         hosts = document.hosts or ""
         start = hosts.lower().find(query.host_fragment)
@@ -308,7 +313,8 @@ def highlight_span(text: str, start: int, length: int) -> str:
     right = text.find(" ", start + length)
     right = len(text) if right < 0 else right
     return str(
-        escape(text[left:start]) + Markup("<mark>%s</mark>") % text[start : start + length]
+        escape(text[left:start])
+        + Markup("<mark>%s</mark>") % text[start : start + length]
         + escape(text[start + length : right])
     )
 
@@ -330,7 +336,9 @@ def select_interfaces_of(application_id: int) -> Select:
     """Interfaces in and out of an application, with both ends loaded."""
     return (
         select(Interface)
-        .where(or_(Interface.source_application_id == application_id, Interface.target_application_id == application_id))
+        .where(
+            or_(Interface.source_application_id == application_id, Interface.target_application_id == application_id)
+        )
         .options(selectinload(Interface.source), selectinload(Interface.target))
         .order_by(Interface.id)
     )
@@ -351,4 +359,3 @@ def suggest_trigrams(session: Session, trigram: str, limit: int = 5) -> list[str
     close = [candidate for candidate in candidates if within_one_edit(wanted, candidate)]
     starting = [candidate for candidate in candidates if candidate.startswith(wanted[:2]) and candidate not in close]
     return (close + starting)[:limit]
-

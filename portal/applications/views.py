@@ -3,7 +3,7 @@ home page offers a plain search form over the same query as the API."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from portal.applications.queries import ApplicationFilters, search_applications
 from portal.core.api import lowercase_args
@@ -15,7 +15,7 @@ bp = Blueprint("applications", __name__)
 
 
 @bp.get("/")
-def list_():  # type: ignore[no-untyped-def]
+def list_() -> Response:
     args = lowercase_args(request.args)
     filters = ApplicationFilters.from_args(args, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
     page = PageRequest.from_args(args)

@@ -101,7 +101,8 @@ def json_response(payload: Any, status: int = 200) -> Response:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
     response = current_app.response_class(body, status=status, mimetype="application/json")
     response.set_etag(hashlib.blake2b(body.encode(), digest_size=16).hexdigest())
-    return response.make_conditional(request)
+    response.make_conditional(request)
+    return response
 
 
 def paginated_json(

@@ -45,7 +45,13 @@ def detail(code: str) -> Response:
     subtree = get_subtree(db.session, entity)
     codes = {entity.id: entity.code} | {child.id: child.code for child, _depth in subtree}
     body["subtree"] = [
-        {"code": child.code, "name": child.name, "kind": child.kind, "parent": codes.get(child.parent_id), "depth": depth}
+        {
+            "code": child.code,
+            "name": child.name,
+            "kind": child.kind,
+            "parent": codes.get(child.parent_id or 0),
+            "depth": depth,
+        }
         for child, depth in subtree
     ]
     return json_response(body)

@@ -81,4 +81,3 @@ def get_subtree(session: Session, entity: Entity) -> list[tuple[Entity, int]]:
 
     walk(entity.id, 1)
     return ordered
-

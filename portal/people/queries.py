@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -16,7 +17,7 @@ from portal.people.models import STAKEHOLDER_ROLES, Person, Stakeholder, normali
 from portal.search.text import fold
 
 
-def folded(column):  # type: ignore[no-untyped-def]
+def folded(column: Any) -> Any:
     """`column` lowercased and without accents, on either engine (see `extensions.referentiel_unaccent`)."""
     return func.referentiel_unaccent(func.lower(column))
 
@@ -46,7 +47,11 @@ def select_people(filters: PersonFilters) -> Select:
     if filters.q:
         pattern = "%" + fold(filters.q).replace("%", "").replace("_", "") + "%"
         statement = statement.where(
-            or_(folded(Person.display_name).like(pattern), Person.login.like(pattern), func.lower(Person.email).like(pattern))
+            or_(
+                folded(Person.display_name).like(pattern),
+                Person.login.like(pattern),
+                func.lower(Person.email).like(pattern),
+            )
         )
     if filters.entity:
         statement = statement.where(Person.entity_id.in_(select_subtree_ids(filters.entity)))

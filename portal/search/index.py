@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -62,12 +63,12 @@ def _write(session: Session, ids: list[int], entity_paths: dict[int, str]) -> No
         session.execute(_insert_ignoring_duplicates(session), rows[start : start + BATCH_SIZE * 4])
 
 
-def _insert_ignoring_duplicates(session: Session):  # type: ignore[no-untyped-def]
+def _insert_ignoring_duplicates(session: Session) -> Any:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(SearchTermVariant).on_conflict_do_nothing()
 
 
-def _documents(session: Session, ids: list[int], entity_paths: dict[int, str]) -> Iterator[dict[str, object]]:
+def _documents(session: Session, ids: list[int], entity_paths: dict[int, str]) -> Iterator[dict[str, Any]]:
     people: dict[int, list[str]] = defaultdict(list)
     for application_id, display_name, login in session.execute(
         select(Stakeholder.application_id, Person.display_name, Person.login)
@@ -83,8 +84,9 @@ def _documents(session: Session, ids: list[int], entity_paths: dict[int, str]) -
     ):
         hosts[application_id].extend(value for value in (url, component) if value)
     for application_id, trigram, name, description, entity_id in session.execute(
-        select(Application.id, Application.trigram, Application.name, Application.description, Application.entity_id)
-        .where(Application.id.in_(ids))
+        select(
+            Application.id, Application.trigram, Application.name, Application.description, Application.entity_id
+        ).where(Application.id.in_(ids))
     ):
         yield {
             "application_id": application_id,
@@ -100,9 +102,12 @@ def _documents(session: Session, ids: list[int], entity_paths: dict[int, str]) -
 def _entity_paths(session: Session) -> dict[int, str]:
     """For each entity, the codes and names of itself and all its ancestors: searching a division's
     name finds the applications of every team below it."""
-    rows = {entity_id: (code, name, parent_id) for entity_id, code, name, parent_id in session.execute(
-        select(Entity.id, Entity.code, Entity.name, Entity.parent_id)
-    )}
+    rows = {
+        entity_id: (code, name, parent_id)
+        for entity_id, code, name, parent_id in session.execute(
+            select(Entity.id, Entity.code, Entity.name, Entity.parent_id)
+        )
+    }
     paths: dict[int, str] = {}
     for entity_id in rows:
         parts: list[str] = []

@@ -17,7 +17,7 @@ TRIGRAM_PREFIX_SHAPE = re.compile(r"^[a-z][a-z0-9]{0,6}$")
 
 # Words too common in names and descriptions to narrow a search; a query made only of them keeps them.
 STOPWORDS = frozenset(
-    "a an and au aux d de des du en et for in l la le les of on ou par pour sur the to un une".split()
+    "a an and au aux d de des du en et for in l la le les of on ou par pour sur the to un une".split()  # noqa: SIM905
 )
 
 # Words shorter than this are never matched with a typo: "sap" and "sas" are different words.
@@ -57,7 +57,7 @@ def within_one_edit(left: str, right: str) -> bool:
         differences = [index for index, (a, b) in enumerate(zip(left, right, strict=True)) if a != b]
         if len(differences) == 1:
             return True
-        first, second = (differences + [-1, -1])[:2]
+        first, second = [*differences, -1, -1][:2]
         return (
             len(differences) == 2
             and second == first + 1

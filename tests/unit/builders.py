@@ -14,7 +14,9 @@ from portal.people.models import Person, Stakeholder
 from portal.search.index import rebuild
 
 
-def make_entity(session: Session, code: str, name: str | None = None, kind: str = "team", parent: Entity | None = None) -> Entity:
+def make_entity(
+    session: Session, code: str, name: str | None = None, kind: str = "team", parent: Entity | None = None
+) -> Entity:
     entity = Entity(code=code, name=name or code.title(), kind=kind, parent=parent)
     session.add(entity)
     session.flush()
@@ -45,7 +47,11 @@ def add_stakeholder(session: Session, application: Application, person: Person, 
 
 
 def make_environment(
-    session: Session, application: Application, kind: str = "prod", name: str | None = None, url: str | None = None,
+    session: Session,
+    application: Application,
+    kind: str = "prod",
+    name: str | None = None,
+    url: str | None = None,
     servers: tuple[str, ...] = (),
 ) -> Environment:
     environment = Environment(application=application, kind=kind, name=name or kind.upper(), url=url, status="active")
@@ -55,7 +61,9 @@ def make_environment(
     return environment
 
 
-def make_interface(session: Session, source: Application, target: Application, protocol: str = "REST", **overrides: Any) -> Interface:
+def make_interface(
+    session: Session, source: Application, target: Application, protocol: str = "REST", **overrides: Any
+) -> Interface:
     interface = Interface(source=source, target=target, protocol=protocol, **overrides)
     session.add(interface)
     session.flush()

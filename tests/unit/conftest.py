@@ -22,7 +22,9 @@ from portal.extensions import build_engine, db
 from portal.migrate import upgrade
 
 # The maintenance database used to create and drop the throwaway ones.
-POSTGRESQL_ADMIN_URL = os.environ.get("PORTAL_TEST_POSTGRESQL_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+POSTGRESQL_ADMIN_URL = os.environ.get(
+    "PORTAL_TEST_POSTGRESQL_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
 ENGINES = ("sqlite", "postgresql")
 
 
@@ -35,7 +37,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     selected, deselected = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        engine = callspec.params.get("database_url") if callspec else None
+        engine = (
+            next((value for name, value in callspec.params.items() if name.endswith("database_url")), None)
+            if callspec
+            else None
+        )
         (deselected if engine and engine not in wanted else selected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
@@ -106,7 +112,7 @@ def session(app: Flask, connection: Connection) -> Iterator[Session]:
     """The request-scoped session, inside an application context for the test itself."""
     with app.app_context():
         yield db.session
-        db.session.remove()
+        db.remove_session()
 
 
 @pytest.fixture

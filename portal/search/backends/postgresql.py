@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from sqlalchemy import Select, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from portal.search.backends.base import TEXT_RANK_SCALE, SearchBackend
@@ -14,7 +15,7 @@ from portal.search.query import ParsedQuery
 # Weights of the tsvector's classes {D, C, B, A}: description, entities, people and hosts, trigram and name.
 # Descriptions weigh little so that their common words do not drown names.
 RANK_WEIGHTS = "'{0.02, 0.3, 0.4, 1.0}'::float4[]"
-DOCUMENT = literal_column("search_document.document")
+DOCUMENT: ColumnElement[Any] = literal_column("search_document.document")
 
 
 def tsquery_text(query: ParsedQuery) -> str:
@@ -22,8 +23,10 @@ def tsquery_text(query: ParsedQuery) -> str:
     groups = []
     for index, word in enumerate(query.words):
         options = [word, *query.alternatives.get(word, ())]
-        terms = [f"{option}:*" if option == word and index == len(query.words) - 1 and query.prefix_last else option
-                 for option in options]
+        terms = [
+            f"{option}:*" if option == word and index == len(query.words) - 1 and query.prefix_last else option
+            for option in options
+        ]
         groups.append("(" + " | ".join(terms) + ")")
     return " & ".join(groups)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, column, func, literal_column, select, table
+from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from portal.search.backends.base import TEXT_RANK_SCALE, SearchBackend
@@ -22,8 +22,10 @@ def fts_query_text(query: ParsedQuery) -> str:
     groups = []
     for index, word in enumerate(query.words):
         options = [word, *query.alternatives.get(word, ())]
-        terms = [f'"{option}"*' if option == word and index == len(query.words) - 1 and query.prefix_last
-                 else f'"{option}"' for option in options]
+        terms = [
+            f'"{option}"*' if option == word and index == len(query.words) - 1 and query.prefix_last else f'"{option}"'
+            for option in options
+        ]
         groups.append("(" + " OR ".join(terms) + ")")
     return " AND ".join(groups)
 
@@ -33,7 +35,7 @@ class SqliteBackend(SearchBackend):
         if not query.words:
             return None
         # bm25() is negative, better matches more so; -bm25 / (1 - bm25) maps it into [0, 1).
-        relevance = literal_column(f"(-{BM25})")
+        relevance: ColumnElement[float] = literal_column(f"(-{BM25})")
         scaled = relevance / (relevance + 1) * TEXT_RANK_SCALE
         return select(SEARCH_FTS.c.rowid.label("application_id"), scaled.label("rank")).where(
             literal_column("search_fts").op("MATCH")(fts_query_text(query))
