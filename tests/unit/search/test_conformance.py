@@ -52,10 +52,16 @@ def referential(session):
     add_stakeholder(session, apps["BCA2"], francois, "tech_lead")
     add_stakeholder(session, apps["BCA2"], jean, "owner")
 
-    make_environment(session, apps["BCA"], "prod", url="https://bca.intranet.bank.example",
-                     servers=("par-lx-bca-p01", "par-lx-bca-p02"))
-    make_environment(session, apps["BCA"], "uat", url="https://bca-uat.intranet.bank.example",
-                     servers=("lyo-lx-bca-u01",))
+    make_environment(
+        session,
+        apps["BCA"],
+        "prod",
+        url="https://bca.intranet.bank.example",
+        servers=("par-lx-bca-p01", "par-lx-bca-p02"),
+    )
+    make_environment(
+        session, apps["BCA"], "uat", url="https://bca-uat.intranet.bank.example", servers=("lyo-lx-bca-u01",)
+    )
     make_environment(session, apps["PAY"], "prod", url="https://pay.intranet.bank.example", servers=("par-wn-pay-p01",))
     make_environment(session, apps["BCA2"], "dev", url="https://bca2-dev.intranet.bank.example")
     reindex(session)
@@ -355,7 +361,7 @@ def test_highlight_escapes_html(session, referential):
 
 @pytest.mark.parametrize(
     "q",
-    ['"', "bca\" OR \"x", "NEAR(a b)", "*", "a*", "'; DROP TABLE application; --", "%", "_", "\\", ":*", "!&|()", "…"],
+    ['"', 'bca" OR "x', "NEAR(a b)", "*", "a*", "'; DROP TABLE application; --", "%", "_", "\\", ":*", "!&|()", "…"],
 )
 def test_query_syntax_of_either_engine_is_just_text(session, referential, q):
     search(session, q)  # must not raise
