@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from portal.config import DEFAULTS, INSTANCE_DIR, ROOT, validate_settings
+from portal.core.htmx import htmx
 from portal.extensions import db
 
 __version__ = "0.1.0"
@@ -33,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         INSTANCE_DIR.mkdir(exist_ok=True)
 
     db.init_app(app)
+    htmx.init_app(app)
     _register_request_id(app)
     _register_blueprints(app)
     _register_commands(app)

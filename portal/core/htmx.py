@@ -1,18 +1,21 @@
-"""The one place that reads htmx request headers (STYLE.md section 3)."""
+"""The one place that looks at htmx requests (STYLE.md section 3), through flask-htmx's `HTMX`."""
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response
+from flask_htmx import HTMX
+
+# Stateless: it only reads the current request's HX-* headers.
+htmx = HTMX()
 
 
 def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
+    return bool(htmx)
 
 
 def is_partial() -> bool:
     """True when htmx asks for a fragment: not a boosted navigation, not a history restore."""
-    headers = request.headers
-    return is_htmx() and not headers.get("HX-Boosted") and not headers.get("HX-History-Restore-Request")
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def vary_on_htmx(response: Response) -> Response:
