@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+import unicodedata
 import uuid
 from typing import Any
 
 from flask import Flask, Response, g, request
 
 from portal.config import DEFAULTS, INSTANCE_DIR, ROOT, validate_settings
+from portal.core.errors import ApiError
 from portal.core.htmx import htmx
 from portal.extensions import db
 
@@ -35,7 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     htmx.init_app(app)
-    _register_request_id(app)
+    _register_request_hooks(app)
     _register_blueprints(app)
     _register_commands(app)
 
@@ -78,7 +80,13 @@ def _register_commands(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
 
 
-def _register_request_id(app: Flask) -> None:
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def refuse_control_characters_in_path() -> None:
+        # A NUL in a key would reach the database (PostgreSQL refuses it); no valid URL holds one.
+        if any(unicodedata.category(char) == "Cc" for char in request.path):
+            raise ApiError(400, "The URL path contains control characters, which are not allowed.")
+
     @app.before_request
     def assign_request_id() -> None:
         incoming = request.headers.get("X-Request-ID", "")

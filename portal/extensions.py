@@ -19,6 +19,8 @@ def _current_app_context_id() -> int:
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT; disable it and emit BEGIN ourselves.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
@@ -26,6 +28,10 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
     # The same accent folding PostgreSQL gets from unaccent, so that one SQL expression serves both engines.
     dbapi_connection.create_function("referentiel_unaccent", 1, _strip_accents, deterministic=True)
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def _strip_accents(value: str | None) -> str | None:
@@ -43,6 +49,7 @@ def build_engine(url: str, pool_size: int = 5, statement_timeout_ms: int = 5000)
             options["poolclass"] = StaticPool
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
     return create_engine(
         url,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from werkzeug.datastructures import MultiDict
 
 from portal.applications.models import APPLICATION_STATUSES, Application, normalize_trigram
-from portal.core.api import choice
+from portal.core.api import choice, search_text
 from portal.core.errors import ApiError
 from portal.core.pagination import PageRequest
 from portal.entities.models import Entity
@@ -54,9 +54,7 @@ class ApplicationFilters:
     @classmethod
     def from_args(cls, args: MultiDict[str, str], max_query_length: int = 200) -> ApplicationFilters:
         """Raises `ApiError` (400) for a value outside an enumeration or a query that is too long."""
-        q = " ".join(args.getlist("q")).strip()
-        if len(q) > max_query_length:
-            raise ApiError(400, f"q must be at most {max_query_length} characters, got {len(q)}.")
+        q = search_text(args, max_query_length)
         sort = (args.get("sort") or "").strip().lower()
         if sort and sort not in SORTS:
             raise ApiError(400, f"Unknown sort {sort[:40]!r}. Allowed values: {', '.join(SORTS)}.", allowed=list(SORTS))

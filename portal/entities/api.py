@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
-from portal.core.api import json_response, lowercase_args, paginated_json, reject_unknown
+from portal.core.api import json_response, lowercase_args, paginated_json, pick, reject_unknown, selected_fields
 from portal.core.errors import ApiError
 from portal.entities.models import Entity
 from portal.entities.queries import EntityFilters, find_entity, get_ancestors, get_subtree, select_entities
@@ -15,6 +15,7 @@ from portal.extensions import db
 bp = Blueprint("entities_api", __name__, url_prefix="/api/v1/entities")
 
 ENTITY_FIELDS = ("code", "name", "kind", "parent")
+ENTITY_DETAIL_FIELDS = (*ENTITY_FIELDS, "ancestors", "subtree")
 
 
 def entity_json(entity: Entity) -> dict[str, Any]:
@@ -30,13 +31,16 @@ def entity_json(entity: Entity) -> dict[str, Any]:
 def list_() -> Response:
     args = lowercase_args(request.args)
     reject_unknown(args, EntityFilters.PARAMETERS)
-    statement = select_entities(EntityFilters.from_args(args))
+    statement = select_entities(EntityFilters.from_args(args, current_app.config["SEARCH_MAX_QUERY_LENGTH"]))
     return paginated_json(db.session, statement, args, entity_json, ENTITY_FIELDS)
 
 
 @bp.get("/<code>")
 def detail(code: str) -> Response:
     """The entity, its ancestors from the root, and its whole subtree with each node's depth."""
+    args = lowercase_args(request.args)
+    reject_unknown(args, ())
+    fields = selected_fields(args, ENTITY_DETAIL_FIELDS)
     entity = find_entity(db.session, code)
     if entity is None:
         raise ApiError(404, f"No entity has the code {code[:40]!r}.")
@@ -54,4 +58,4 @@ def detail(code: str) -> Response:
         }
         for child, depth in subtree
     ]
-    return json_response(body)
+    return json_response(pick(body, fields))

@@ -8,8 +8,10 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 from werkzeug.datastructures import MultiDict
 
-from portal.core.api import choice
+from portal.core.api import choice, search_text
+from portal.core.text import contains_pattern, folded
 from portal.entities.models import ENTITY_KINDS, Entity
+from portal.search.text import fold
 
 
 def select_subtree_ids(code: str) -> Select:
@@ -31,9 +33,10 @@ class EntityFilters:
     parent: str | None = None
 
     @classmethod
-    def from_args(cls, args: MultiDict[str, str]) -> EntityFilters:
+    def from_args(cls, args: MultiDict[str, str], max_query_length: int = 200) -> EntityFilters:
+        """Raises `ApiError` (400) for an unknown kind or a query that is too long."""
         return cls(
-            q=(args.get("q") or "").strip()[:200],
+            q=search_text(args, max_query_length),
             kind=tuple(choice(args, "kind", ENTITY_KINDS)),
             parent=(args.get("parent") or "").strip().upper() or None,
         )
@@ -42,8 +45,10 @@ class EntityFilters:
 def select_entities(filters: EntityFilters) -> Select:
     statement = select(Entity).options(selectinload(Entity.parent)).order_by(Entity.code)
     if filters.q:
-        pattern = f"%{filters.q.lower()}%"
-        statement = statement.where(or_(func.lower(Entity.code).like(pattern), func.lower(Entity.name).like(pattern)))
+        pattern = contains_pattern(fold(filters.q))
+        statement = statement.where(
+            or_(func.lower(Entity.code).like(pattern, escape="\\"), folded(Entity.name).like(pattern, escape="\\"))
+        )
     if filters.kind:
         statement = statement.where(Entity.kind.in_(filters.kind))
     if filters.parent:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
-from portal.core.api import json_response, lowercase_args, paginated_json, reject_unknown
+from portal.core.api import json_response, lowercase_args, paginated_json, pick, reject_unknown, selected_fields
 from portal.core.errors import ApiError
 from portal.extensions import db
 from portal.people.models import Person
@@ -15,6 +15,7 @@ from portal.people.queries import PersonFilters, find_person, select_people, sel
 bp = Blueprint("people_api", __name__, url_prefix="/api/v1/people")
 
 PERSON_FIELDS = ("login", "name", "email", "entity")
+PERSON_DETAIL_FIELDS = (*PERSON_FIELDS, "roles")
 
 
 def person_json(person: Person) -> dict[str, Any]:
@@ -30,12 +31,21 @@ def person_json(person: Person) -> dict[str, Any]:
 def list_() -> Response:
     args = lowercase_args(request.args)
     reject_unknown(args, PersonFilters.PARAMETERS)
-    return paginated_json(db.session, select_people(PersonFilters.from_args(args)), args, person_json, PERSON_FIELDS)
+    return paginated_json(
+        db.session,
+        select_people(PersonFilters.from_args(args, current_app.config["SEARCH_MAX_QUERY_LENGTH"])),
+        args,
+        person_json,
+        PERSON_FIELDS,
+    )
 
 
 @bp.get("/<login>")
 def detail(login: str) -> Response:
     """The person and every role they hold, with the application it is held on."""
+    args = lowercase_args(request.args)
+    reject_unknown(args, ())
+    fields = selected_fields(args, PERSON_DETAIL_FIELDS)
     person = find_person(db.session, login)
     if person is None:
         raise ApiError(404, f"No person has the login {login[:64]!r}.")
@@ -48,4 +58,4 @@ def detail(login: str) -> Response:
         }
         for role, application, entity in db.session.execute(select_roles_of(person.id))
     ]
-    return json_response(body)
+    return json_response(pick(body, fields))

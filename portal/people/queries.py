@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.datastructures import MultiDict
 
 from portal.applications.models import Application
-from portal.core.api import choice
+from portal.core.api import choice, search_text
+from portal.core.text import contains_pattern, folded
 from portal.entities.models import Entity
 from portal.entities.queries import select_subtree_ids
 from portal.people.models import STAKEHOLDER_ROLES, Person, Stakeholder, normalize_login
 from portal.search.text import fold
-
-
-def folded(column: Any) -> Any:
-    """`column` lowercased and without accents, on either engine (see `extensions.referentiel_unaccent`)."""
-    return func.referentiel_unaccent(func.lower(column))
 
 
 @dataclass(frozen=True)
@@ -34,9 +29,10 @@ class PersonFilters:
     role: tuple[str, ...] = ()
 
     @classmethod
-    def from_args(cls, args: MultiDict[str, str]) -> PersonFilters:
+    def from_args(cls, args: MultiDict[str, str], max_query_length: int = 200) -> PersonFilters:
+        """Raises `ApiError` (400) for an unknown role or a query that is too long."""
         return cls(
-            q=(args.get("q") or "").strip()[:200],
+            q=search_text(args, max_query_length),
             entity=(args.get("entity") or "").strip().upper() or None,
             role=tuple(choice(args, "role", STAKEHOLDER_ROLES)),
         )
@@ -45,12 +41,12 @@ class PersonFilters:
 def select_people(filters: PersonFilters) -> Select:
     statement = select(Person).options(selectinload(Person.entity)).order_by(Person.display_name, Person.login)
     if filters.q:
-        pattern = "%" + fold(filters.q).replace("%", "").replace("_", "") + "%"
+        pattern = contains_pattern(fold(filters.q))
         statement = statement.where(
             or_(
-                folded(Person.display_name).like(pattern),
-                Person.login.like(pattern),
-                func.lower(Person.email).like(pattern),
+                folded(Person.display_name).like(pattern, escape="\\"),
+                Person.login.like(pattern, escape="\\"),
+                func.lower(Person.email).like(pattern, escape="\\"),
             )
         )
     if filters.entity:

@@ -25,7 +25,7 @@ def search() -> Response:
     if len(q) > max_length:
         raise ApiError(400, f"q must be at most {max_length} characters, got {len(q)}.")
     raw_limit = args.get("limit", "10")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw_limit[:20]!r}.")
     groups = search_everything(db.session, q, int(raw_limit), current_app.config["SEARCH_EXACT_COUNT_LIMIT"])
     for result in groups["applications"]["results"]:

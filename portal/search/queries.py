@@ -10,17 +10,13 @@ from sqlalchemy.orm import Session
 from portal.applications.models import Application
 from portal.applications.queries import ApplicationFilters, search_applications
 from portal.core.pagination import PageRequest
+from portal.core.text import contains_pattern, folded
 from portal.entities.models import Entity
 from portal.environments.models import Component, Environment
 from portal.people.models import Person
-from portal.people.queries import folded
 from portal.search.text import fold
 
 GROUPS = ("applications", "people", "entities", "components")
-
-
-def _pattern(q: str) -> str:
-    return "%" + fold(q).replace("\\", "").replace("%", "").replace("_", "\\_") + "%"
 
 
 def search_everything(session: Session, q: str, limit: int, exact_count_limit: int) -> dict[str, Any]:
@@ -28,7 +24,7 @@ def search_everything(session: Session, q: str, limit: int, exact_count_limit: i
     applications = search_applications(session, ApplicationFilters(q=q), PageRequest(1, limit), exact_count_limit)
     for result in applications.results:
         result.pop("score", None)
-    pattern = _pattern(q)
+    pattern = contains_pattern(fold(q))
     people = (
         select(Person.login, Person.display_name.label("name"), Person.email)
         .where(or_(folded(Person.display_name).like(pattern, escape="\\"), Person.login.like(pattern, escape="\\")))

@@ -33,7 +33,9 @@ def make_application(session: Session, trigram: str, name: str | None = None, **
 
 
 def make_person(session: Session, login: str, name: str | None = None, **overrides: Any) -> Person:
-    person = Person(login=login, display_name=name or login.title(), email=f"{login}@bank.example", **overrides)
+    values: dict[str, Any] = {"display_name": name or login.title(), "email": f"{login}@bank.example"}
+    values.update(overrides)
+    person = Person(login=login, **values)
     session.add(person)
     session.flush()
     return person
