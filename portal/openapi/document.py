@@ -1,26 +1,19 @@
-"""The OpenAPI 3.1 document of `/api/v1` and a readable page generated from it.
+"""The OpenAPI 3.1 document of `/api/v1`.
 
 The document is built from the constants the endpoints themselves check (statuses, roles, sorts, field
 names) and from the configured limits, so it cannot drift from what the API accepts. Tests validate real
 responses against it and fail when a route under `/api/v1` is missing from it.
-
-This module imports feature constants although it lives in `core/`: the document describes every feature,
-and reading their constants is what keeps it true.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, current_app, render_template, request
-from markupsafe import Markup, escape
+from flask import current_app
 
 from portal.applications.api import DETAIL_FIELDS, SUMMARY_FIELDS
 from portal.applications.models import APPLICATION_STATUSES, CRITICALITIES, TRIGRAM_PATTERN
 from portal.applications.queries import SEARCHED_FIELDS, SORTS
-from portal.core.api import json_response
 from portal.entities.api import ENTITY_FIELDS
 from portal.entities.models import ENTITY_KINDS
 from portal.environments.models import COMPONENT_KINDS, ENVIRONMENT_KINDS, ENVIRONMENT_STATUSES
@@ -28,8 +21,6 @@ from portal.interfaces.api import INTERFACE_FIELDS
 from portal.people.api import PERSON_FIELDS
 from portal.people.models import STAKEHOLDER_ROLES
 from portal.search.api import MAX_LIMIT as GLOBAL_SEARCH_MAX_LIMIT
-
-bp = Blueprint("openapi", __name__)
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
@@ -756,226 +747,3 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
-
-
-# --- The docs page ------------------------------------------------------------------------------------------
-
-
-def rich_text(text: str) -> Markup:
-    """The small Markdown subset the descriptions use: paragraphs, `- ` bullet lists and `code` spans."""
-
-    def inline(line: str) -> Markup:
-        pieces = line.split("`")
-        # Odd pieces sat between backticks.
-        return Markup("").join(
-            Markup("<code>%s</code>") % piece if index % 2 else escape(piece) for index, piece in enumerate(pieces)
-        )
-
-    blocks: list[Markup] = []
-    items: list[Markup] = []
-    paragraph: list[str] = []
-
-    def close_paragraph() -> None:
-        if paragraph:
-            blocks.append(Markup("<p>%s</p>") % inline(" ".join(paragraph)))
-            paragraph.clear()
-
-    def close_list() -> None:
-        if items:
-            blocks.append(Markup("<ul>%s</ul>") % Markup("").join(Markup("<li>%s</li>") % item for item in items))
-            items.clear()
-
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("- "):
-            close_paragraph()
-            items.append(inline(stripped[2:]))
-        elif not stripped:
-            close_paragraph()
-            close_list()
-        elif items and line.startswith(" "):
-            items[-1] = items[-1] + Markup(" ") + inline(stripped)  # a bullet continued on the next line
-        else:
-            close_list()
-            paragraph.append(stripped)
-    close_paragraph()
-    close_list()
-    return Markup("").join(blocks)
-
-
-@dataclass(frozen=True)
-class ParameterRow:
-    name: str
-    location: str
-    type: str
-    values: str
-    default: str
-    required: bool
-    description: Markup
-
-
-@dataclass(frozen=True)
-class ResponseRow:
-    status: str
-    description: Markup
-    media_type: str
-    schema: str
-
-
-@dataclass(frozen=True)
-class OperationView:
-    anchor: str
-    method: str
-    path: str
-    summary: str
-    description: Markup
-    parameters: list[ParameterRow]
-    responses: list[ResponseRow]
-    curl: str
-
-
-@dataclass(frozen=True)
-class PropertyRow:
-    name: str
-    type: str
-    values: str
-    required: bool
-    description: Markup
-
-
-@dataclass(frozen=True)
-class SchemaView:
-    name: str
-    description: Markup
-    properties: list[PropertyRow]
-
-
-def resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    """Follow a local `$ref` (`#/components/...`) to what it names."""
-    while "$ref" in node:
-        target: Any = document
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        node = target
-    return node
-
-
-def type_label(schema: dict[str, Any]) -> str:
-    """A short human reading of a schema: `integer, 1 to 500`, `array of Stakeholder`, `string or null`."""
-    if "$ref" in schema:
-        return str(schema["$ref"].rsplit("/", 1)[1])
-    if "anyOf" in schema:
-        return " or ".join(type_label(option) for option in schema["anyOf"])
-    types = schema.get("type", "any")
-    label = " or ".join(types) if isinstance(types, list) else str(types)
-    if "array" in label and "items" in schema:
-        label = label.replace("array", f"array of {type_label(schema['items'])}")
-    details = []
-    if "format" in schema:
-        details.append(schema["format"])
-    if "minimum" in schema and "maximum" in schema:
-        details.append(f"{schema['minimum']} to {schema['maximum']}")
-    elif "minimum" in schema:
-        details.append(f"at least {schema['minimum']}")
-    if "maxLength" in schema:
-        details.append(f"at most {schema['maxLength']} characters")
-    if "pattern" in schema:
-        details.append(f"matching {schema['pattern']}")
-    return f"{label} ({', '.join(details)})" if details else label
-
-
-def values_label(schema: dict[str, Any]) -> str:
-    values = schema.get("enum") or schema.get("items", {}).get("enum") or []
-    return ", ".join(str(value) for value in values if value is not None)
-
-
-def curl_command(host_url: str, path_template: str, parameters: list[dict[str, Any]]) -> str:
-    """The example call: path parameters and the query parameters that carry an `example`."""
-    url_path = path_template
-    query_pairs = []
-    for parameter in parameters:
-        if "example" not in parameter:
-            continue
-        if parameter["in"] == "path":
-            url_path = url_path.replace("{" + parameter["name"] + "}", quote(str(parameter["example"]), safe=""))
-        elif parameter["in"] == "query":
-            query_pairs.append((parameter["name"], parameter["example"]))
-    url = host_url.rstrip("/") + url_path + (f"?{urlencode(query_pairs)}" if query_pairs else "")
-    return f"curl -H 'Accept: application/json' '{url}'"
-
-
-def operation_views(document: dict[str, Any], host_url: str) -> list[OperationView]:
-    views = []
-    for path_template, path_item in document["paths"].items():
-        for method, spec in path_item.items():
-            parameters = [resolve(document, parameter) for parameter in spec.get("parameters", [])]
-            rows = [
-                ParameterRow(
-                    name=parameter["name"],
-                    location=parameter["in"],
-                    type=type_label(parameter["schema"]),
-                    values=values_label(parameter["schema"]),
-                    default=str(parameter["schema"].get("default", "")),
-                    required=bool(parameter.get("required")),
-                    description=rich_text(parameter.get("description", "")),
-                )
-                for parameter in parameters
-            ]
-            responses = []
-            for status, response in spec["responses"].items():
-                response = resolve(document, response)
-                content = response.get("content") or {"": {"schema": {}}}
-                for media_type, media in content.items():
-                    schema = media.get("schema", {})
-                    label = type_label(schema) if schema else "no body"
-                    responses.append(ResponseRow(status, rich_text(response["description"]), media_type, label))
-            anchor = f"{method}-{path_template.strip('/').replace('/', '-').replace('{', '').replace('}', '')}"
-            views.append(
-                OperationView(
-                    anchor=anchor.replace(".", "-").lower(),
-                    method=method.upper(),
-                    path=path_template,
-                    summary=spec.get("summary", ""),
-                    description=rich_text(spec.get("description", "")),
-                    parameters=rows,
-                    responses=responses,
-                    curl=curl_command(host_url, path_template, parameters),
-                )
-            )
-    return views
-
-
-def schema_views(document: dict[str, Any]) -> list[SchemaView]:
-    views = []
-    for name, schema in document["components"]["schemas"].items():
-        required = set(schema.get("required", []))
-        properties = [
-            PropertyRow(
-                name=member,
-                type=type_label(member_schema),
-                values=values_label(member_schema),
-                required=member in required,
-                description=rich_text(member_schema.get("description", "")),
-            )
-            for member, member_schema in schema.get("properties", {}).items()
-        ]
-        views.append(SchemaView(name, rich_text(schema.get("description", "")), properties))
-    return views
-
-
-@bp.get("/api/v1/openapi.json")
-def document() -> Response:
-    return json_response(openapi_document())
-
-
-@bp.get("/api/docs")
-def docs() -> str:
-    document = openapi_document()
-    return render_template(
-        "api/docs.html",
-        document=document,
-        introduction=rich_text(document["info"]["description"]),
-        operations=operation_views(document, request.host_url),
-        schemas=schema_views(document),
-        schema_names=set(document["components"]["schemas"]),
-    )
