@@ -288,7 +288,8 @@ def measure_sql(url: str, mix: list[Query]) -> dict[str, float]:
     """Database time and whole-function time of each search, in-process, one at a time."""
     os.environ.update(_portal_env(url))
     from portal import create_app
-    from portal.applications.queries import ApplicationFilters, search_applications
+    from portal.applications.queries import ApplicationFilters
+    from portal.applications.search import search_applications
     from portal.core.pagination import PageRequest
     from portal.extensions import db
 

@@ -50,10 +50,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from portal.applications.api import bp as applications_api
     from portal.applications.views import bp as applications_views
-    from portal.openapi.views import bp as openapi
     from portal.entities.api import bp as entities_api
     from portal.health.views import bp as health
     from portal.interfaces.api import bp as interfaces_api
+    from portal.openapi.views import bp as openapi
     from portal.people.api import bp as people_api
     from portal.search.api import bp as search_api
 

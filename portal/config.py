@@ -25,8 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_STATEMENT_TIMEOUT_MS": 5000,
     "API_DEFAULT_PAGE_SIZE": 50,
     "API_MAX_PAGE_SIZE": 500,
-    # Counts above this are estimated (and flagged as such) rather than counted exactly.
-    "SEARCH_EXACT_COUNT_LIMIT": 1000,
+    # Counts above this are estimated (and flagged as such) rather than counted exactly; it also caps how
+    # many matches of a common word are ranked, which keeps every search's cost bounded.
+    "SEARCH_EXACT_COUNT_LIMIT": 500,
     "SEARCH_MAX_QUERY_LENGTH": 200,
     "JSON_LOGS": False,
 }

@@ -14,7 +14,13 @@ from portal.config import ROOT
 # Search structures that only one engine has (FTS5 tables, a tsvector column, pattern indexes) are built
 # by the migrations and invisible to the models, so autogenerate must not see them as differences.
 ENGINE_SPECIFIC_PREFIXES = ("search_fts", "search_host_fts", "ix_search_document_document", "ix_search_document_hosts")
-ENGINE_SPECIFIC_NAMES = {"document", "ix_application_trigram_pattern", "ix_search_document_trigram_pattern"}
+ENGINE_SPECIFIC_NAMES = {
+    "document",
+    "title",
+    "ix_search_document_title",
+    "ix_application_trigram_pattern",
+    "ix_search_document_trigram_pattern",
+}
 
 
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:

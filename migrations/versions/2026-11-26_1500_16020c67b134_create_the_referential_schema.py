@@ -259,7 +259,14 @@ POSTGRESQL_SEARCH = [
         || setweight(to_tsvector('simple', referentiel_unaccent(description)), 'D')
     ) STORED
     """,
+    # The trigram and name alone: matches there rank first, so they are looked up on their own.
+    """
+    ALTER TABLE search_document ADD COLUMN title tsvector GENERATED ALWAYS AS (
+        to_tsvector('simple', referentiel_unaccent(trigram || ' ' || name))
+    ) STORED
+    """,
     "CREATE INDEX ix_search_document_document ON search_document USING gin (document)",
+    "CREATE INDEX ix_search_document_title ON search_document USING gin (title)",
     "CREATE INDEX ix_search_document_hosts_trgm ON search_document USING gin (lower(hosts) gin_trgm_ops)",
     "CREATE INDEX ix_search_document_trigram_pattern ON search_document (trigram varchar_pattern_ops)",
     "CREATE INDEX ix_application_trigram_pattern ON application (trigram varchar_pattern_ops)",

@@ -9,13 +9,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, url_for
 
 from portal.applications.models import Application
-from portal.applications.queries import (
-    ApplicationFilters,
-    find_application,
-    search_applications,
-    select_interfaces_of,
-    suggest_trigrams,
-)
+from portal.applications.queries import ApplicationFilters, find_application, select_interfaces_of, suggest_trigrams
+from portal.applications.search import search_applications
 from portal.core.api import json_response, list_envelope, lowercase_args, pick, reject_unknown, selected_fields
 from portal.core.errors import ApiError
 from portal.core.pagination import PageRequest

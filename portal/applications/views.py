@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from portal.applications.queries import ApplicationFilters, search_applications
+from portal.applications.queries import ApplicationFilters
+from portal.applications.search import search_applications
 from portal.core.api import lowercase_args
 from portal.core.htmx import is_partial, vary_on_htmx
 from portal.core.pagination import PageRequest

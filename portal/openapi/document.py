@@ -13,7 +13,8 @@ from flask import current_app
 
 from portal.applications.api import DETAIL_FIELDS, SUMMARY_FIELDS
 from portal.applications.models import APPLICATION_STATUSES, CRITICALITIES, TRIGRAM_PATTERN
-from portal.applications.queries import SEARCHED_FIELDS, SORTS
+from portal.applications.queries import SORTS
+from portal.applications.search import SEARCHED_FIELDS
 from portal.entities.api import ENTITY_FIELDS
 from portal.entities.models import ENTITY_KINDS
 from portal.environments.models import COMPONENT_KINDS, ENVIRONMENT_KINDS, ENVIRONMENT_STATUSES

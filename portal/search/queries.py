@@ -8,7 +8,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
-from portal.applications.queries import ApplicationFilters, search_applications
+from portal.applications.queries import ApplicationFilters
+from portal.applications.search import search_applications
 from portal.core.pagination import PageRequest
 from portal.core.text import contains_pattern, folded
 from portal.entities.models import Entity

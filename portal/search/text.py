@@ -12,6 +12,7 @@ import unicodedata
 from markupsafe import Markup, escape
 
 WORD = re.compile(r"[0-9a-z]+")
+WORDS_AS_WRITTEN = re.compile(r"\w+")
 TRIGRAM_SHAPE = re.compile(r"^[a-z]{3}[a-z0-9]{0,4}$")
 TRIGRAM_PREFIX_SHAPE = re.compile(r"^[a-z][a-z0-9]{0,6}$")
 
@@ -27,10 +28,31 @@ PREFIX_MIN_LENGTH = 3
 MAX_WORD_LENGTH = 64
 
 
+class _FoldTable(dict[int, str]):
+    """`str.translate` table that folds each character once, the first time it is met."""
+
+    # Letters that Unicode does not decompose but PostgreSQL's unaccent spells out.
+    LIGATURES = {"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d"}
+
+    def __missing__(self, codepoint: int) -> str:
+        lowered = chr(codepoint).casefold()
+        if lowered in self.LIGATURES:
+            self[codepoint] = self.LIGATURES[lowered]
+            return self[codepoint]
+        decomposed = unicodedata.normalize("NFKD", lowered)
+        folded = "".join(char for char in decomposed if not unicodedata.combining(char))
+        self[codepoint] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Lowercase `text` and strip its accents: "Électricité" -> "electricite"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    if text.isascii():
+        return text.lower()
+    return text.translate(_FOLD_TABLE)
 
 
 def words(text: str | None) -> list[str]:
@@ -73,8 +95,11 @@ def highlight(text: str, terms: set[str], prefixes: set[str], width: int = 120) 
 
     Returns None when nothing matches. Long texts are cut to a window around the first match.
     """
+    folded = fold(text)
+    if not any(term in folded for term in terms) and not any(prefix in folded for prefix in prefixes):
+        return None  # the common case, decided without looking at each word
     spans = []
-    for match in re.finditer(r"\w+", text):
+    for match in WORDS_AS_WRITTEN.finditer(text):
         word = fold(match.group())
         if word in terms or any(word.startswith(prefix) for prefix in prefixes):
             spans.append((match.start(), match.end()))

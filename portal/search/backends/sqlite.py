@@ -1,8 +1,10 @@
-"""SQLite: FTS5 with diacritics removed for words, an FTS5 trigram table for substrings of hosts."""
+"""SQLite: FTS5 with diacritics removed for words, an FTS5 trigram table for substrings of hostnames and URLs."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, Select, column, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from portal.search.backends.base import TEXT_RANK_SCALE, SearchBackend
@@ -21,34 +23,45 @@ def fts_query_text(query: ParsedQuery) -> str:
     """
     groups = []
     for index, word in enumerate(query.words):
-        options = [word, *query.alternatives.get(word, ())]
-        terms = [
-            f'"{option}"*' if option == word and index == len(query.words) - 1 and query.prefix_last else f'"{option}"'
-            for option in options
-        ]
+        last = index == len(query.words) - 1
+        terms = [f'"{word}"*' if last and query.prefix_last else f'"{word}"']
+        terms += [f'"{option}"' for option in query.alternatives.get(word, ())]
         groups.append("(" + " OR ".join(terms) + ")")
     return " AND ".join(groups)
 
 
-class SqliteBackend(SearchBackend):
-    def word_matches(self, query: ParsedQuery) -> Select | None:
-        if not query.words:
-            return None
-        # bm25() is negative, better matches more so; -bm25 / (1 - bm25) maps it into [0, 1).
-        relevance: ColumnElement[float] = literal_column(f"(-{BM25})")
-        scaled = relevance / (relevance + 1) * TEXT_RANK_SCALE
-        return select(SEARCH_FTS.c.rowid.label("application_id"), scaled.label("rank")).where(
-            literal_column("search_fts").op("MATCH")(fts_query_text(query))
-        )
+def _restricted(statement: Select, allowed: Select | None, id_column: Any) -> Select:
+    return statement if allowed is None else statement.where(id_column.in_(allowed))
 
-    def host_matches(self, fragment: str) -> Select:
+
+class SqliteBackend(SearchBackend):
+    def word_arms(self, query: ParsedQuery, allowed: Select | None, cap: int) -> list[Select]:
+        if not query.words:
+            return []
+        # bm25() is negative, better matches more so; -bm25 / (1 - bm25) maps it into [0, 1).
+        relevance: ColumnElement[float] = literal_column(f"(-{BM25})", Float)
+        scaled = (relevance / (relevance + literal_column("1.0", Float)) * TEXT_RANK_SCALE).label("rank")
+        expression = fts_query_text(query)
+        arms = []
+        for match in (f"{{trigram name}} : ({expression})", expression):
+            arm = select(SEARCH_FTS.c.rowid.label("application_id"), scaled).where(
+                literal_column("search_fts").op("MATCH")(match)
+            )
+            arms.append(_restricted(arm, allowed, SEARCH_FTS.c.rowid).limit(cap))
+        return arms
+
+    def host_arm(self, fragment: str, allowed: Select | None, cap: int) -> Select:
         # The trigram tokenizer finds any substring of three characters or more.
         quoted = '"' + fragment.replace('"', '""') + '"'
-        return select(SEARCH_HOST_FTS.c.rowid.label("application_id")).where(
+        arm = select(SEARCH_HOST_FTS.c.rowid.label("application_id"), literal_column("0.0", Float).label("rank")).where(
             literal_column("search_host_fts").op("MATCH")(quoted)
         )
+        return _restricted(arm, allowed, SEARCH_HOST_FTS.c.rowid).limit(cap)
 
-    def estimate_count(self, session: Session, statement: Select) -> int:
-        # SQLite has no planner estimate; it is the embedded engine, so count, then round like an estimate.
-        exact = session.execute(select(func.count()).select_from(statement.subquery())).scalar_one()
-        return int(exact)
+    def estimate_matches(self, session: Session, query: ParsedQuery, allowed: Select | None) -> int:
+        # SQLite has no planner estimate; it is the embedded engine, so it counts.
+        if not query.words:
+            return 0
+        statement = select(SEARCH_FTS.c.rowid).where(literal_column("search_fts").op("MATCH")(fts_query_text(query)))
+        statement = _restricted(statement, allowed, SEARCH_FTS.c.rowid)
+        return int(session.execute(select(func.count()).select_from(statement.subquery())).scalar_one())

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal.applications.queries import ApplicationFilters, search_applications
+from portal.applications.queries import ApplicationFilters
+from portal.applications.search import search_applications
 from portal.core.pagination import PageRequest
 from tests.unit.builders import add_stakeholder, make_application, make_entity, make_environment, make_person, reindex
 
@@ -369,3 +370,10 @@ def test_query_syntax_of_either_engine_is_just_text(session, referential, q):
 
 def test_query_of_punctuation_only_finds_nothing(session, referential):
     assert trigrams(session, "--- !!! ") == []
+
+
+def test_common_word_above_the_limit_is_estimated_and_still_ranks_names_first(session, referential):
+    found = search(session, "données", size=3, limit=4)
+    assert found.count_is_estimate is True
+    assert found.count >= 4
+    assert found.results[0]["trigram"] == "MKD"
