@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+from portal.search.text import fold
 
 
 def _current_app_context_id() -> int:
@@ -27,18 +28,17 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
     # The same accent folding PostgreSQL gets from unaccent, so that one SQL expression serves both engines.
-    dbapi_connection.create_function("referentiel_unaccent", 1, _strip_accents, deterministic=True)
+    dbapi_connection.create_function("referentiel_unaccent", 1, _fold, deterministic=True)
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def _strip_accents(value: str | None) -> str | None:
-    if value is None:
-        return None
-    decomposed = unicodedata.normalize("NFKD", value)
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+def _fold(value: str | None) -> str | None:
+    # SQLite's lower() only knows ASCII, so this also lowercases: folded() is unaccent(lower(x)) on both
+    # engines and must give the same answer for "Équipe".
+    return None if value is None else fold(value)
 
 
 def build_engine(url: str, pool_size: int = 5, statement_timeout_ms: int = 5000) -> Engine:

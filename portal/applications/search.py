@@ -11,24 +11,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import Float, Select, Subquery, case, cast, func, literal, literal_column, null, select, union_all
+from sqlalchemy import Float, Select, Subquery, case, cast, func, literal, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
 from portal.applications.queries import ApplicationFilters, filter_conditions, like_prefix, sort_order
 from portal.core.pagination import PageRequest
+from portal.core.text import folded
 from portal.entities.models import Entity
+from portal.entities.queries import select_subtree_ids_of
 from portal.people.models import Person, Stakeholder
 from portal.search.backends import get_backend
 from portal.search.models import SearchDocument, SearchTermVariant
 from portal.search.query import ParsedQuery
-from portal.search.text import highlight, variants, within_one_edit
+from portal.search.text import fold, highlight, variants, within_one_edit
 
 # Ranking tiers: an exact trigram beats everything, then trigrams starting with the query, then
 # hostnames and URLs containing it; word relevance (below 10) orders hits within a tier.
 EXACT_TRIGRAM_SCORE = 1000
 TRIGRAM_PREFIX_SCORE = 100
 HOST_FRAGMENT_SCORE = 20
+# The query is exactly an entity's name or code: its applications come right after trigram matches.
+NAMED_ENTITY_SCORE = 30
 SEARCHED_FIELDS = ("trigram", "name", "people", "hosts", "entities", "description")
 
 
@@ -58,25 +62,26 @@ def search_applications(
     if query.is_empty and not query.trigram_prefix:
         return ApplicationPage(results=[], count=0, count_is_estimate=False, query=query)
     query = with_typo_alternatives(session, query)
-    candidates = _candidates(session, query, conditions, exact_count_limit)
+    candidates = _candidates(session, query, conditions, find_named_entities(session, query), exact_count_limit)
     if candidates is None:
         return ApplicationPage(results=[], count=0, count_is_estimate=False, query=query)
 
-    score = candidates.c.rank + case((candidates.c.host == 1, HOST_FRAGMENT_SCORE), else_=0)
+    score = candidates.c.rank + candidates.c.bonus
     if query.trigram:
-        score = score + case((Application.trigram == query.trigram, EXACT_TRIGRAM_SCORE), else_=0)
+        score = score + case((candidates.c.trigram == query.trigram, EXACT_TRIGRAM_SCORE), else_=0)
     if query.trigram_prefix:
-        prefix = Application.trigram.like(like_prefix(query.trigram_prefix), escape="\\")
+        prefix = candidates.c.trigram.like(like_prefix(query.trigram_prefix), escape="\\")
         score = score + case((prefix, TRIGRAM_PREFIX_SCORE), else_=0)
-    ranked = (
-        select(candidates.c.application_id, score.label("score"), func.count().over().label("total"))
-        .join(Application, Application.id == candidates.c.application_id)
-        .order_by(*sort_order(filters, score))
-        .limit(page.size)
-        .offset(page.offset)
-        .subquery("ranked")
-    )
-    rows = _summary_rows(session, ranked, sort_order(filters, ranked.c.score))
+    ranked = select(candidates.c.application_id, score.label("score"), func.count().over().label("total"))
+    if filters.effective_sort == "relevance":
+        # Ties in score go by trigram, which the candidates carry: no join needed to rank them.
+        ranked = ranked.order_by(score.desc(), candidates.c.trigram)
+    else:
+        ranked = ranked.join(Application, Application.id == candidates.c.application_id).order_by(
+            *sort_order(filters, score)
+        )
+    ranked_page = ranked.limit(page.size).offset(page.offset).subquery("ranked")
+    rows = _summary_rows(session, ranked_page, sort_order(filters, ranked_page.c.score))
     # Past the last page no row carries the window count, so count the candidates themselves.
     total = rows[0].total if rows else session.execute(select(func.count()).select_from(candidates)).scalar_one()
     estimated = total >= exact_count_limit
@@ -110,37 +115,60 @@ def _listing(
     return ApplicationPage([_summary(row, None) for row in rows], round_estimate(total), True)
 
 
-def _candidates(session: Session, query: ParsedQuery, conditions: list[Any], cap: int) -> Subquery | None:
-    """`(application_id, rank, host)` of every application some arm matched, best rank kept."""
+def _candidates(
+    session: Session, query: ParsedQuery, conditions: list[Any], entity_ids: list[int], cap: int
+) -> Subquery | None:
+    """`(application_id, trigram, rank, bonus)` of every application some arm matched, best of each kept."""
     backend = get_backend(session)
     allowed = select(Application.id).where(*conditions) if conditions else None
+    zero = literal_column("0.0", Float).label("rank")
     arms: list[tuple[Select, int]] = [(arm, 0) for arm in backend.word_arms(query, allowed, cap)]
     if query.trigram_prefix:
         trigrams = (
-            select(Application.id.label("application_id"), literal_column("0.0", Float).label("rank"))
+            select(Application.id.label("application_id"), Application.trigram, zero)
             .where(Application.trigram.like(like_prefix(query.trigram_prefix), escape="\\"), *conditions)
             .order_by(Application.trigram)
             .limit(cap)
         )
         arms.append((trigrams, 0))
     if query.host_fragment:
-        arms.append((backend.host_arm(query.host_fragment, allowed, cap), 1))
+        arms.append((backend.host_arm(query.host_fragment, allowed, cap), HOST_FRAGMENT_SCORE))
+    if entity_ids:
+        in_entity = (
+            select(Application.id.label("application_id"), Application.trigram, zero)
+            .where(Application.entity_id.in_(select_subtree_ids_of(entity_ids)), *conditions)
+            .limit(cap)
+        )
+        arms.append((in_entity, NAMED_ENTITY_SCORE))
     if not arms:
         return None
     # Each arm is wrapped so that its LIMIT stays its own inside the UNION (SQLite requires it).
     wrapped = []
-    for index, (arm, is_host) in enumerate(arms):
+    for index, (arm, bonus) in enumerate(arms):
         inner = arm.subquery(f"arm_{index}")
-        wrapped.append(select(inner.c.application_id, inner.c.rank, literal(is_host).label("host")))
+        wrapped.append(select(inner.c.application_id, inner.c.trigram, inner.c.rank, literal(bonus).label("bonus")))
     matches = union_all(*wrapped).subquery("arm_match")
     return (
         select(
             matches.c.application_id,
+            matches.c.trigram,
             func.max(matches.c.rank).label("rank"),
-            func.max(matches.c.host).label("host"),
+            func.max(matches.c.bonus).label("bonus"),
         )
-        .group_by(matches.c.application_id)
+        .group_by(matches.c.application_id, matches.c.trigram)
         .subquery("candidate")
+    )
+
+
+def find_named_entities(session: Session, query: ParsedQuery) -> list[int]:
+    """Entities whose name or code is exactly the query: their applications are what was asked for."""
+    text = query.raw.strip()
+    if len(text) < 3:
+        return []
+    return list(
+        session.scalars(
+            select(Entity.id).where(or_(folded(Entity.name) == fold(text), func.lower(Entity.code) == text.lower()))
+        )
     )
 
 

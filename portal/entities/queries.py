@@ -16,10 +16,19 @@ from portal.search.text import fold
 
 def select_subtree_ids(code: str) -> Select:
     """Ids of the entity with this code and of every entity below it (a recursive CTE, both engines)."""
-    root = select(Entity.id).where(Entity.code == code.strip().upper()).cte("subtree", recursive=True)
+    return _subtree(select(Entity.id).where(Entity.code == code.strip().upper()))
+
+
+def select_subtree_ids_of(entity_ids: list[int]) -> Select:
+    """Ids of these entities and of every entity below them."""
+    return _subtree(select(Entity.id).where(Entity.id.in_(entity_ids)))
+
+
+def _subtree(roots: Select) -> Select:
+    tree = roots.cte("subtree", recursive=True)
     child = aliased(Entity)
-    subtree = root.union_all(select(child.id).join(root, child.parent_id == root.c.id))
-    return select(subtree.c.id)
+    tree = tree.union_all(select(child.id).join(tree, child.parent_id == tree.c.id))
+    return select(tree.c.id)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ TEXT_RANK_SCALE = 10.0
 class SearchBackend(ABC):
     """An engine-specific way to match words and fragments of hostnames.
 
-    Every select it returns has the columns `application_id` and `rank`, keeps only ids in `allowed`
+    Every select it returns has the columns `application_id`, `trigram` and `rank`, keeps only ids in `allowed`
     (the applications the filters let through; None for all), and stops after `cap` rows without
     sorting them: ranking a common word's tens of thousands of matches would cost more than a search
     may. The shared code ranks, sorts and pages what the arms return.

@@ -43,13 +43,14 @@ class PostgresqlBackend(SearchBackend):
         scaled = (rank / (rank + literal_column("1.0", Float)) * TEXT_RANK_SCALE).label("rank")
         arms = []
         for vector in (TITLE, DOCUMENT):
-            arm = select(SearchDocument.application_id, scaled).where(vector.op("@@")(tsquery))
+            arm = select(SearchDocument.application_id, SearchDocument.trigram, scaled).where(vector.op("@@")(tsquery))
             arms.append(_restricted(arm, allowed).limit(cap))
         return arms
 
     def host_arm(self, fragment: str, allowed: Select | None, cap: int) -> Select:
         pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        arm = select(SearchDocument.application_id, literal_column("0.0", Float).label("rank")).where(
+        zero = literal_column("0.0", Float).label("rank")
+        arm = select(SearchDocument.application_id, SearchDocument.trigram, zero).where(
             func.lower(SearchDocument.hosts).like(pattern, escape="\\")
         )
         return _restricted(arm, allowed).limit(cap)

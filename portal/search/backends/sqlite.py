@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from portal.search.backends.base import TEXT_RANK_SCALE, SearchBackend
 from portal.search.query import ParsedQuery
 
-SEARCH_FTS = table("search_fts", column("rowid"))
+SEARCH_FTS = table("search_fts", column("rowid"), column("trigram"))
 SEARCH_HOST_FTS = table("search_host_fts", column("rowid"))
+SEARCH_DOCUMENT = table("search_document", column("application_id"), column("trigram"))
 # bm25 weights per FTS column: trigram, name, people, hosts, entities, description.
 BM25 = "bm25(search_fts, 10.0, 8.0, 3.0, 3.0, 2.0, 0.3)"
 
@@ -44,7 +45,7 @@ class SqliteBackend(SearchBackend):
         expression = fts_query_text(query)
         arms = []
         for match in (f"{{trigram name}} : ({expression})", expression):
-            arm = select(SEARCH_FTS.c.rowid.label("application_id"), scaled).where(
+            arm = select(SEARCH_FTS.c.rowid.label("application_id"), SEARCH_FTS.c.trigram, scaled).where(
                 literal_column("search_fts").op("MATCH")(match)
             )
             arms.append(_restricted(arm, allowed, SEARCH_FTS.c.rowid).limit(cap))
@@ -53,8 +54,11 @@ class SqliteBackend(SearchBackend):
     def host_arm(self, fragment: str, allowed: Select | None, cap: int) -> Select:
         # The trigram tokenizer finds any substring of three characters or more.
         quoted = '"' + fragment.replace('"', '""') + '"'
-        arm = select(SEARCH_HOST_FTS.c.rowid.label("application_id"), literal_column("0.0", Float).label("rank")).where(
-            literal_column("search_host_fts").op("MATCH")(quoted)
+        zero = literal_column("0.0", Float).label("rank")
+        arm = (
+            select(SEARCH_HOST_FTS.c.rowid.label("application_id"), SEARCH_DOCUMENT.c.trigram, zero)
+            .join(SEARCH_DOCUMENT, SEARCH_DOCUMENT.c.application_id == SEARCH_HOST_FTS.c.rowid)
+            .where(literal_column("search_host_fts").op("MATCH")(quoted))
         )
         return _restricted(arm, allowed, SEARCH_HOST_FTS.c.rowid).limit(cap)
 

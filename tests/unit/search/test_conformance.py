@@ -377,3 +377,16 @@ def test_common_word_above_the_limit_is_estimated_and_still_ranks_names_first(se
     assert found.count_is_estimate is True
     assert found.count >= 4
     assert found.results[0]["trigram"] == "MKD"
+
+
+def test_exact_entity_name_puts_its_applications_before_name_matches(session, referential):
+    hr = referential["HAB"].entity
+    make_application(session, "EPG", "Équipe Paiements Groupe", entity=hr)
+    reindex(session)
+    results = trigrams(session, "Équipe Paiements")
+    assert set(results[:4]) == {"BCA", "BCA2", "PAY", "PAI"}
+    assert results[4] == "EPG"
+
+
+def test_exact_entity_code_finds_its_whole_subtree(session, referential):
+    assert set(trigrams(session, "dsi")) == set(referential) - {"HAB", "PRV"}
