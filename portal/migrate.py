@@ -19,6 +19,7 @@ ENGINE_SPECIFIC_NAMES = {
     "title",
     "ix_search_document_title",
     "ix_application_trigram_pattern",
+    "ix_entity_folded_name",
     "ix_search_document_trigram_pattern",
 }
 

@@ -136,7 +136,7 @@ def _candidates(
     if entity_ids:
         in_entity = (
             select(Application.id.label("application_id"), Application.trigram, zero)
-            .where(Application.entity_id.in_(select_subtree_ids_of(entity_ids)), *conditions)
+            .where(Application.entity_id.in_(entity_ids), *conditions)
             .limit(cap)
         )
         arms.append((in_entity, NAMED_ENTITY_SCORE))
@@ -161,15 +161,16 @@ def _candidates(
 
 
 def find_named_entities(session: Session, query: ParsedQuery) -> list[int]:
-    """Entities whose name or code is exactly the query: their applications are what was asked for."""
+    """Entities named exactly as the query (name or code), with every entity below them.
+
+    Their applications are what was asked for. The ids are fetched first so that the search can use the
+    index on `application.entity_id` rather than a join the planner cannot size.
+    """
     text = query.raw.strip()
     if len(text) < 3:
         return []
-    return list(
-        session.scalars(
-            select(Entity.id).where(or_(folded(Entity.name) == fold(text), func.lower(Entity.code) == text.lower()))
-        )
-    )
+    named = select(Entity.id).where(or_(folded(Entity.name) == fold(text), func.lower(Entity.code) == text.lower()))
+    return list(session.scalars(select_subtree_ids_of(named)))
 
 
 def _summary_rows(session: Session, page: Subquery, order: list[Any]) -> list[Any]:
@@ -272,7 +273,7 @@ def _is_known_prefix(session: Session, prefix: str) -> bool:
 
 def explain_match(row: Any, query: ParsedQuery) -> list[dict[str, str]]:
     """Which fields the query matched, each with a highlighted HTML fragment."""
-    whole, prefixes = query.matched_terms()
+    pattern = query.highlight_pattern
     matches = []
     if query.trigram_prefix and row.trigram.startswith(query.trigram_prefix):
         size = len(query.trigram_prefix)
@@ -283,7 +284,7 @@ def explain_match(row: Any, query: ParsedQuery) -> list[dict[str, str]]:
             }
         )
     for name in SEARCHED_FIELDS[1:]:
-        marked = highlight(getattr(row, name) or "", whole, prefixes)
+        marked = highlight(getattr(row, name) or "", pattern)
         if marked is not None:
             matches.append({"field": name, "highlight": str(marked)})
     if query.host_fragment and not any(match["field"] == "hosts" for match in matches):

@@ -19,9 +19,9 @@ def select_subtree_ids(code: str) -> Select:
     return _subtree(select(Entity.id).where(Entity.code == code.strip().upper()))
 
 
-def select_subtree_ids_of(entity_ids: list[int]) -> Select:
-    """Ids of these entities and of every entity below them."""
-    return _subtree(select(Entity.id).where(Entity.id.in_(entity_ids)))
+def select_subtree_ids_of(roots: Select) -> Select:
+    """Ids of the entities `roots` selects (a select of `Entity.id`) and of every entity below them."""
+    return _subtree(roots)
 
 
 def _subtree(roots: Select) -> Select:

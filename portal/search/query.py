@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from portal.search.text import (
     FUZZY_MIN_LENGTH,
@@ -11,6 +13,7 @@ from portal.search.text import (
     TRIGRAM_PREFIX_SHAPE,
     TRIGRAM_SHAPE,
     fold,
+    word_pattern,
     words,
 )
 
@@ -74,10 +77,11 @@ class ParsedQuery:
             alternatives=alternatives,
         )
 
-    def matched_terms(self) -> tuple[set[str], set[str]]:
-        """(whole words, prefixes) a hit may contain, for highlighting why it matched."""
+    @cached_property
+    def highlight_pattern(self) -> re.Pattern[str] | None:
+        """Finds, in folded text, the words a hit may contain: for highlighting why it matched."""
         whole = set(self.words)
         for options in self.alternatives.values():
             whole.update(options)
         prefixes = {self.words[-1]} if self.prefix_last else set()
-        return whole, prefixes
+        return word_pattern(whole, prefixes)

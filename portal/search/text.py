@@ -90,19 +90,28 @@ def within_one_edit(left: str, right: str) -> bool:
     return any(longer[:index] + longer[index + 1 :] == shorter for index in range(len(longer)))
 
 
-def highlight(text: str, terms: set[str], prefixes: set[str], width: int = 120) -> Markup | None:
-    """`text` with the words matching `terms` (whole) or `prefixes` wrapped in <mark>, HTML-escaped.
+def word_pattern(terms: set[str], prefixes: set[str]) -> re.Pattern[str] | None:
+    """A regex finding, in folded text, the whole `terms` and the words starting with `prefixes`."""
+    alternatives = [re.escape(term) for term in sorted(terms, key=len, reverse=True)]
+    alternatives += [re.escape(prefix) + "[0-9a-z]*" for prefix in sorted(prefixes)]
+    if not alternatives:
+        return None
+    return re.compile("(?<![0-9a-z])(?:" + "|".join(alternatives) + ")(?![0-9a-z])")
+
+
+def highlight(text: str, pattern: re.Pattern[str] | None, width: int = 120) -> Markup | None:
+    """`text` with the words `pattern` (see `word_pattern`) finds wrapped in <mark>, HTML-escaped.
 
     Returns None when nothing matches. Long texts are cut to a window around the first match.
     """
+    if pattern is None:
+        return None
     folded = fold(text)
-    if not any(term in folded for term in terms) and not any(prefix in folded for prefix in prefixes):
-        return None  # the common case, decided without looking at each word
-    spans = []
-    for match in WORDS_AS_WRITTEN.finditer(text):
-        word = fold(match.group())
-        if word in terms or any(word.startswith(prefix) for prefix in prefixes):
-            spans.append((match.start(), match.end()))
+    if len(folded) == len(text):
+        # Folding kept every character in place (the usual case): positions carry over to the text.
+        spans = [match.span() for match in pattern.finditer(folded)]
+    else:
+        spans = [match.span() for match in WORDS_AS_WRITTEN.finditer(text) if pattern.fullmatch(fold(match.group()))]
     if not spans:
         return None
     start = max(0, spans[0][0] - width // 3)
