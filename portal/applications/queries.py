@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.datastructures import MultiDict
 
@@ -72,32 +72,68 @@ def like_prefix(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def filter_conditions(filters: ApplicationFilters) -> list[ColumnElement[bool]]:
-    """WHERE conditions on `Application` for every filter except the search text."""
-    conditions: list[ColumnElement[bool]] = []
-    if filters.trigram:
-        conditions.append(Application.trigram.like(like_prefix(filters.trigram), escape="\\"))
-    if filters.status:
-        conditions.append(Application.status.in_(filters.status))
-    if filters.entity:
-        conditions.append(Application.entity_id.in_(select_subtree_ids(filters.entity)))
-    if filters.environment:
-        conditions.append(
-            exists().where(Environment.application_id == Application.id, Environment.kind.in_(filters.environment))
+@dataclass(frozen=True)
+class FilterShape:
+    """Which filters are set, without their values: statements are built (and cached) per shape, and the
+    values travel as the bind parameters `filter_parameters` gives."""
+
+    trigram: bool = False
+    status: bool = False
+    entity: bool = False
+    environment: bool = False
+    person: bool = False
+    role: bool = False
+    sort: str = "trigram"
+
+    @classmethod
+    def of(cls, filters: ApplicationFilters) -> FilterShape:
+        return cls(
+            trigram=bool(filters.trigram),
+            status=bool(filters.status),
+            entity=bool(filters.entity),
+            environment=bool(filters.environment),
+            person=bool(filters.person),
+            role=bool(filters.role),
+            sort=filters.effective_sort,
         )
-    if filters.person or filters.role:
+
+
+def filter_parameters(filters: ApplicationFilters) -> dict[str, Any]:
+    return {
+        "filter_trigram": like_prefix(filters.trigram or ""),
+        "filter_status": list(filters.status),
+        "filter_entity": filters.entity or "",
+        "filter_environment": list(filters.environment),
+        "filter_person": filters.person or "",
+        "filter_role": list(filters.role),
+    }
+
+
+def filter_conditions(shape: FilterShape) -> list[ColumnElement[bool]]:
+    """WHERE conditions on `Application` for every filter that `shape` says is set, except the text."""
+    conditions: list[ColumnElement[bool]] = []
+    if shape.trigram:
+        conditions.append(Application.trigram.like(bindparam("filter_trigram"), escape="\\"))
+    if shape.status:
+        conditions.append(Application.status.in_(bindparam("filter_status", expanding=True)))
+    if shape.entity:
+        conditions.append(Application.entity_id.in_(select_subtree_ids(bindparam("filter_entity"))))
+    if shape.environment:
+        kinds = Environment.kind.in_(bindparam("filter_environment", expanding=True))
+        conditions.append(exists().where(Environment.application_id == Application.id, kinds))
+    if shape.person or shape.role:
         stakeholder = [Stakeholder.application_id == Application.id]
-        if filters.person:
-            stakeholder.append(Stakeholder.person_id.in_(select(Person.id).where(Person.login == filters.person)))
-        if filters.role:
-            stakeholder.append(Stakeholder.role.in_(filters.role))
+        if shape.person:
+            person = select(Person.id).where(Person.login == bindparam("filter_person"))
+            stakeholder.append(Stakeholder.person_id.in_(person))
+        if shape.role:
+            stakeholder.append(Stakeholder.role.in_(bindparam("filter_role", expanding=True)))
         conditions.append(exists().where(*stakeholder))
     return conditions
 
 
-def sort_order(filters: ApplicationFilters, score: ColumnElement[Any] | None) -> list[Any]:
-    """ORDER BY terms for the filters' sort; `score` orders by relevance when given."""
-    sort = filters.effective_sort
+def sort_order(sort: str, score: ColumnElement[Any] | None) -> list[Any]:
+    """ORDER BY terms for a sort (`ApplicationFilters.effective_sort`); `score` orders by relevance."""
     if sort == "relevance" and score is not None:
         return [score.desc(), Application.trigram]
     # Names sort as people read them: ignoring case and accents.

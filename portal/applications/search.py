@@ -8,20 +8,43 @@ and capped, then scores them by tier, sorts, pages and summarises them, all in o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import Float, Select, Subquery, case, cast, func, literal, literal_column, null, or_, select, union_all
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    Subquery,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
-from portal.applications.queries import ApplicationFilters, filter_conditions, like_prefix, sort_order
+from portal.applications.queries import (
+    ApplicationFilters,
+    FilterShape,
+    filter_conditions,
+    filter_parameters,
+    like_prefix,
+    sort_order,
+)
 from portal.core.pagination import PageRequest
 from portal.core.text import folded
 from portal.entities.models import Entity
 from portal.entities.queries import select_subtree_ids_of
 from portal.people.models import Person, Stakeholder
-from portal.search.backends import get_backend
+from portal.search.backends import CAP, backend_for
 from portal.search.models import SearchDocument, SearchTermVariant
 from portal.search.query import ParsedQuery
 from portal.search.text import fold, highlight, variants, within_one_edit
@@ -47,6 +70,19 @@ class ApplicationPage:
     suggestions: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class SearchShape:
+    """What a search statement depends on, values aside: statements are built once per shape."""
+
+    dialect: str
+    filters: FilterShape
+    words: bool = False
+    trigram: bool = False
+    trigram_prefix: bool = False
+    host: bool = False
+    entities: bool = False
+
+
 def search_applications(
     session: Session, filters: ApplicationFilters, page: PageRequest, exact_count_limit: int = 500
 ) -> ApplicationPage:
@@ -55,93 +91,108 @@ def search_applications(
     Counts up to `exact_count_limit` are exact; above it they are estimated and flagged. The same limit
     caps how many matches of each arm are ranked (see `SearchBackend`).
     """
-    conditions = filter_conditions(filters)
+    dialect = session.get_bind().dialect.name
+    shape = FilterShape.of(filters)
+    parameters = filter_parameters(filters) | {
+        "cap": exact_count_limit,
+        "page_size": page.size,
+        "page_offset": page.offset,
+    }
     if not filters.q:
-        return _listing(session, filters, conditions, page, exact_count_limit)
+        return _listing(session, _listing_statements(dialect, shape), parameters, page, exact_count_limit)
     query = ParsedQuery.parse(filters.q)
     if query.is_empty and not query.trigram_prefix:
         return ApplicationPage(results=[], count=0, count_is_estimate=False, query=query)
     query = with_typo_alternatives(session, query)
-    candidates = _candidates(session, query, conditions, find_named_entities(session, query), exact_count_limit)
-    if candidates is None:
-        return ApplicationPage(results=[], count=0, count_is_estimate=False, query=query)
-
-    score = candidates.c.rank + candidates.c.bonus
-    if query.trigram:
-        score = score + case((candidates.c.trigram == query.trigram, EXACT_TRIGRAM_SCORE), else_=0)
-    if query.trigram_prefix:
-        prefix = candidates.c.trigram.like(like_prefix(query.trigram_prefix), escape="\\")
-        score = score + case((prefix, TRIGRAM_PREFIX_SCORE), else_=0)
-    ranked = select(candidates.c.application_id, score.label("score"), func.count().over().label("total"))
-    if filters.effective_sort == "relevance":
-        # Ties in score go by trigram, which the candidates carry: no join needed to rank them.
-        ranked = ranked.order_by(score.desc(), candidates.c.trigram)
-    else:
-        ranked = ranked.join(Application, Application.id == candidates.c.application_id).order_by(
-            *sort_order(filters, score)
-        )
-    ranked_page = ranked.limit(page.size).offset(page.offset).subquery("ranked")
-    rows = _summary_rows(session, ranked_page, sort_order(filters, ranked_page.c.score))
+    entity_ids = find_named_entities(session, query)
+    backend = backend_for(dialect)
+    search_shape = SearchShape(
+        dialect=dialect,
+        filters=shape,
+        words=bool(query.words),
+        trigram=bool(query.trigram),
+        trigram_prefix=bool(query.trigram_prefix),
+        host=bool(query.host_fragment),
+        entities=bool(entity_ids),
+    )
+    if query.words:
+        parameters |= backend.word_parameters(query)
+    if query.host_fragment:
+        parameters |= backend.host_parameters(query.host_fragment)
+    parameters |= {
+        "exact_trigram": query.trigram or "",
+        "trigram_prefix": like_prefix(query.trigram_prefix or ""),
+        "entity_ids": entity_ids,
+    }
+    page_statement, count_statement = _search_statements(search_shape)
+    rows = list(session.execute(page_statement, parameters))
     # Past the last page no row carries the window count, so count the candidates themselves.
-    total = rows[0].total if rows else session.execute(select(func.count()).select_from(candidates)).scalar_one()
+    total = rows[0].total if rows else session.execute(count_statement, parameters).scalar_one()
     estimated = total >= exact_count_limit
     if estimated:
-        allowed = select(Application.id).where(*conditions) if conditions else None
-        total = round_estimate(max(total, get_backend(session).estimate_matches(session, query, allowed)))
+        allowed = _allowed(filter_conditions(shape))
+        total = round_estimate(max(total, backend.estimate_matches(session, query, allowed, parameters)))
     results = [_summary(row, query) for row in rows]
     return ApplicationPage(results=results, count=total, count_is_estimate=estimated, query=query)
 
 
-def _listing(
-    session: Session, filters: ApplicationFilters, conditions: list[Any], page: PageRequest, limit: int
-) -> ApplicationPage:
-    ordered = (
-        select(Application.id.label("application_id"), cast(null(), Float).label("score"))
-        .where(*conditions)
-        .order_by(*sort_order(filters, None))
-        .limit(page.size)
-        .offset(page.offset)
-        .subquery("ordered")
-    )
-    rows = _summary_rows(session, ordered, sort_order(filters, None))
-    if page.offset == 0 and len(rows) < page.size:
-        return ApplicationPage([_summary(row, None) for row in rows], len(rows), False)
-    ids = select(Application.id).where(*conditions)
-    capped = session.execute(select(func.count()).select_from(ids.limit(limit + 1).subquery())).scalar_one()
-    if capped <= limit:
-        return ApplicationPage([_summary(row, None) for row in rows], capped, False)
-    # Counting a large filtered listing exactly is cheap enough without the text search; round it all the same.
-    total = session.execute(select(func.count()).select_from(ids.subquery())).scalar_one()
-    return ApplicationPage([_summary(row, None) for row in rows], round_estimate(total), True)
+PAGE_SIZE = bindparam("page_size", type_=Integer)
+PAGE_OFFSET = bindparam("page_offset", type_=Integer)
 
 
-def _candidates(
-    session: Session, query: ParsedQuery, conditions: list[Any], entity_ids: list[int], cap: int
-) -> Subquery | None:
+def _allowed(conditions: list[Any]) -> Select | None:
+    """Ids the filter conditions let through, or None when there are none."""
+    return select(Application.id).where(*conditions) if conditions else None
+
+
+@lru_cache(maxsize=256)
+def _search_statements(shape: SearchShape) -> tuple[Select, Select]:
+    """The page statement (ranked, paged, summarised) and the candidate count of a search shape."""
+    candidates = _candidates(shape)
+    score = candidates.c.rank + candidates.c.bonus
+    if shape.trigram:
+        score = score + case((candidates.c.trigram == bindparam("exact_trigram"), EXACT_TRIGRAM_SCORE), else_=0)
+    if shape.trigram_prefix:
+        prefix = candidates.c.trigram.like(bindparam("trigram_prefix"), escape="\\")
+        score = score + case((prefix, TRIGRAM_PREFIX_SCORE), else_=0)
+    ranked = select(candidates.c.application_id, score.label("score"), func.count().over().label("total"))
+    if shape.filters.sort == "relevance":
+        # Ties in score go by trigram, which the candidates carry: no join needed to rank them.
+        ranked = ranked.order_by(score.desc(), candidates.c.trigram)
+    else:
+        ranked = ranked.join(Application, Application.id == candidates.c.application_id).order_by(
+            *sort_order(shape.filters.sort, score)
+        )
+    ranked_page = ranked.limit(PAGE_SIZE).offset(PAGE_OFFSET).subquery("ranked")
+    page_statement = _summary_statement(ranked_page, sort_order(shape.filters.sort, ranked_page.c.score))
+    return page_statement, select(func.count()).select_from(candidates)
+
+
+def _candidates(shape: SearchShape) -> Subquery:
     """`(application_id, trigram, rank, bonus)` of every application some arm matched, best of each kept."""
-    backend = get_backend(session)
-    allowed = select(Application.id).where(*conditions) if conditions else None
+    backend = backend_for(shape.dialect)
+    # One set of conditions for every arm: built twice, the entity filter's CTE would clash with itself.
+    conditions = filter_conditions(shape.filters)
+    allowed = _allowed(conditions)
     zero = literal_column("0.0", Float).label("rank")
-    arms: list[tuple[Select, int]] = [(arm, 0) for arm in backend.word_arms(query, allowed, cap)]
-    if query.trigram_prefix:
+    arms: list[tuple[Select, int]] = [(arm, 0) for arm in backend.word_arms(allowed)] if shape.words else []
+    if shape.trigram_prefix:
         trigrams = (
             select(Application.id.label("application_id"), Application.trigram, zero)
-            .where(Application.trigram.like(like_prefix(query.trigram_prefix), escape="\\"), *conditions)
+            .where(Application.trigram.like(bindparam("trigram_prefix"), escape="\\"), *conditions)
             .order_by(Application.trigram)
-            .limit(cap)
+            .limit(CAP)
         )
         arms.append((trigrams, 0))
-    if query.host_fragment:
-        arms.append((backend.host_arm(query.host_fragment, allowed, cap), HOST_FRAGMENT_SCORE))
-    if entity_ids:
+    if shape.host:
+        arms.append((backend.host_arm(allowed), HOST_FRAGMENT_SCORE))
+    if shape.entities:
         in_entity = (
             select(Application.id.label("application_id"), Application.trigram, zero)
-            .where(Application.entity_id.in_(entity_ids), *conditions)
-            .limit(cap)
+            .where(Application.entity_id.in_(bindparam("entity_ids", expanding=True)), *conditions)
+            .limit(CAP)
         )
         arms.append((in_entity, NAMED_ENTITY_SCORE))
-    if not arms:
-        return None
     # Each arm is wrapped so that its LIMIT stays its own inside the UNION (SQLite requires it).
     wrapped = []
     for index, (arm, bonus) in enumerate(arms):
@@ -160,6 +211,45 @@ def _candidates(
     )
 
 
+@lru_cache(maxsize=128)
+def _listing_statements(dialect: str, shape: FilterShape) -> tuple[Select, Select, Select]:
+    """The page statement, a count capped at `cap` + 1, and a full count of a filtered listing."""
+    conditions = filter_conditions(shape)
+    ordered = (
+        select(Application.id.label("application_id"), cast(null(), Float).label("score"))
+        .where(*conditions)
+        .order_by(*sort_order(shape.sort, None))
+        .limit(PAGE_SIZE)
+        .offset(PAGE_OFFSET)
+        .subquery("ordered")
+    )
+    ids = select(Application.id).where(*conditions)
+    capped = select(func.count()).select_from(ids.limit(CAP + 1).subquery())
+    return (
+        _summary_statement(ordered, sort_order(shape.sort, None)),
+        capped,
+        select(func.count()).select_from(ids.subquery()),
+    )
+
+
+def _listing(
+    session: Session,
+    statements: tuple[Select, Select, Select],
+    parameters: dict[str, Any],
+    page: PageRequest,
+    limit: int,
+) -> ApplicationPage:
+    page_statement, capped_count, full_count = statements
+    results = [_summary(row, None) for row in session.execute(page_statement, parameters)]
+    if page.offset == 0 and len(results) < page.size:
+        return ApplicationPage(results, len(results), False)
+    capped = session.execute(capped_count, parameters).scalar_one()
+    if capped <= limit:
+        return ApplicationPage(results, capped, False)
+    # Counting a large filtered listing exactly is cheap enough without the text search; round it all the same.
+    return ApplicationPage(results, round_estimate(session.execute(full_count, parameters).scalar_one()), True)
+
+
 def find_named_entities(session: Session, query: ParsedQuery) -> list[int]:
     """Entities named exactly as the query (name or code), with every entity below them.
 
@@ -169,12 +259,19 @@ def find_named_entities(session: Session, query: ParsedQuery) -> list[int]:
     text = query.raw.strip()
     if len(text) < 3:
         return []
-    named = select(Entity.id).where(or_(folded(Entity.name) == fold(text), func.lower(Entity.code) == text.lower()))
-    return list(session.scalars(select_subtree_ids_of(named)))
+    return list(session.scalars(_named_entities_statement(), {"entity_name": fold(text), "entity_code": text.lower()}))
 
 
-def _summary_rows(session: Session, page: Subquery, order: list[Any]) -> list[Any]:
-    """One statement for the page: each application with its entity, first owner and indexed text."""
+@lru_cache(maxsize=1)
+def _named_entities_statement() -> Select:
+    named = select(Entity.id).where(
+        or_(folded(Entity.name) == bindparam("entity_name"), func.lower(Entity.code) == bindparam("entity_code"))
+    )
+    return select_subtree_ids_of(named)
+
+
+def _summary_statement(page: Subquery, order: list[Any]) -> Select:
+    """The page's applications, each with its entity, first owner and indexed text, in `order`."""
 
     def first_owner(column: Any) -> Any:
         return (
@@ -186,7 +283,7 @@ def _summary_rows(session: Session, page: Subquery, order: list[Any]) -> list[An
             .scalar_subquery()
         )
 
-    statement = (
+    return (
         select(
             *page.c,
             Application.trigram,
@@ -209,7 +306,6 @@ def _summary_rows(session: Session, page: Subquery, order: list[Any]) -> list[An
         .outerjoin(SearchDocument, SearchDocument.application_id == Application.id)
         .order_by(*order)
     )
-    return list(session.execute(statement))
 
 
 def _summary(row: Any, query: ParsedQuery | None) -> dict[str, Any]:
@@ -237,11 +333,9 @@ def with_typo_alternatives(session: Session, query: ParsedQuery) -> ParsedQuery:
     candidates = query.fuzzy_candidates()
     if not candidates:
         return query
-    keys = {key for word in candidates for key in variants(word)}
+    keys = sorted({key for word in candidates for key in variants(word)})
     terms_by_variant: dict[str, set[str]] = {}
-    for variant, term in session.execute(
-        select(SearchTermVariant.variant, SearchTermVariant.term).where(SearchTermVariant.variant.in_(keys))
-    ):
+    for variant, term in session.execute(_VARIANTS, {"keys": keys}):
         terms_by_variant.setdefault(variant, set()).add(term)
     alternatives: dict[str, tuple[str, ...]] = {}
     for word in candidates:
@@ -254,21 +348,24 @@ def with_typo_alternatives(session: Session, query: ParsedQuery) -> ParsedQuery:
     return query.with_alternatives(alternatives) if alternatives else query
 
 
-def _is_known_prefix(session: Session, prefix: str) -> bool:
-    """True if an indexed word starts with `prefix` (rows where variant = term are the words themselves)."""
-    upper_bound = prefix + "\uffff"
-    return (
-        session.execute(
-            select(literal(1))
-            .where(
-                SearchTermVariant.variant >= prefix,
-                SearchTermVariant.variant < upper_bound,
-                SearchTermVariant.variant == SearchTermVariant.term,
-            )
-            .limit(1)
-        ).first()
-        is not None
+_VARIANTS = select(SearchTermVariant.variant, SearchTermVariant.term).where(
+    SearchTermVariant.variant.in_(bindparam("keys", expanding=True))
+)
+# Rows where variant = term are the indexed words themselves.
+_KNOWN_PREFIX = (
+    select(literal(1))
+    .where(
+        SearchTermVariant.variant >= bindparam("prefix"),
+        SearchTermVariant.variant < bindparam("prefix_end"),
+        SearchTermVariant.variant == SearchTermVariant.term,
     )
+    .limit(1)
+)
+
+
+def _is_known_prefix(session: Session, prefix: str) -> bool:
+    """True if an indexed word starts with `prefix`."""
+    return session.execute(_KNOWN_PREFIX, {"prefix": prefix, "prefix_end": prefix + "\uffff"}).first() is not None
 
 
 def explain_match(row: Any, query: ParsedQuery) -> list[dict[str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import BindParameter, Select, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 from werkzeug.datastructures import MultiDict
 
@@ -14,9 +14,11 @@ from portal.entities.models import ENTITY_KINDS, Entity
 from portal.search.text import fold
 
 
-def select_subtree_ids(code: str) -> Select:
+def select_subtree_ids(code: str | BindParameter[str]) -> Select:
     """Ids of the entity with this code and of every entity below it (a recursive CTE, both engines)."""
-    return _subtree(select(Entity.id).where(Entity.code == code.strip().upper()))
+    if isinstance(code, str):
+        code = code.strip().upper()
+    return _subtree(select(Entity.id).where(Entity.code == code))
 
 
 def select_subtree_ids_of(roots: Select) -> Select:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Integer, Select, bindparam
 from sqlalchemy.orm import Session
 
 from portal.search.query import ParsedQuery
@@ -12,27 +13,41 @@ from portal.search.query import ParsedQuery
 # Text relevance is scaled into [0, TEXT_RANK_SCALE) so that it only orders hits within a tier
 # (exact trigram > trigram prefix > host substring > words).
 TEXT_RANK_SCALE = 10.0
+# Every arm stops after this many rows (a bind parameter, so that statements can be reused).
+CAP = bindparam("cap", type_=Integer)
 
 
 class SearchBackend(ABC):
     """An engine-specific way to match words and fragments of hostnames.
 
-    Every select it returns has the columns `application_id`, `trigram` and `rank`, keeps only ids in `allowed`
-    (the applications the filters let through; None for all), and stops after `cap` rows without
-    sorting them: ranking a common word's tens of thousands of matches would cost more than a search
-    may. The shared code ranks, sorts and pages what the arms return.
+    The statements it builds depend only on the shape of a search, never on its values: those travel
+    as bind parameters (`word_parameters`, `host_parameters`, `cap`), so that a built statement can
+    serve every search of the same shape. Every select returned has the columns `application_id`,
+    `trigram` and `rank`, keeps only ids in `allowed` (the applications the filters let through; None
+    for all), and stops after `cap` rows without sorting them: ranking a common word's tens of
+    thousands of matches would cost more than a search may. The shared code ranks, sorts and pages.
     """
 
     @abstractmethod
-    def word_arms(self, query: ParsedQuery, allowed: Select | None, cap: int) -> list[Select]:
-        """Applications holding every word of `query` (or one of its typo alternatives; the last word
-        also as a prefix when `query.prefix_last`): first those where all words are in the trigram and
-        name, then those where they are anywhere in the document, rank in [0, TEXT_RANK_SCALE)."""
+    def word_arms(self, allowed: Select | None) -> list[Select]:
+        """Applications holding every word of the query (or one of its typo alternatives; the last word
+        also as a prefix while typing): first those where all words are in the trigram and name, then
+        those where they are anywhere in the document; rank in [0, TEXT_RANK_SCALE)."""
 
     @abstractmethod
-    def host_arm(self, fragment: str, allowed: Select | None, cap: int) -> Select:
-        """Applications with a hostname or URL containing `fragment` (rank 0)."""
+    def word_parameters(self, query: ParsedQuery) -> dict[str, Any]:
+        """The bind parameters of `word_arms` for this query."""
 
     @abstractmethod
-    def estimate_matches(self, session: Session, query: ParsedQuery, allowed: Select | None) -> int:
+    def host_arm(self, allowed: Select | None) -> Select:
+        """Applications with a hostname or URL containing the query (rank 0)."""
+
+    @abstractmethod
+    def host_parameters(self, fragment: str) -> dict[str, Any]:
+        """The bind parameters of `host_arm` for this fragment."""
+
+    @abstractmethod
+    def estimate_matches(
+        self, session: Session, query: ParsedQuery, allowed: Select | None, parameters: dict[str, Any]
+    ) -> int:
         """How many applications the words of `query` match in all, cheaply estimated."""

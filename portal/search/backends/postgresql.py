@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Float, Select, String, bindparam, func, literal_column, select, text
+from sqlalchemy.dialects import postgresql  # noqa: F401  (registers to_tsquery's PostgreSQL types first)
 from sqlalchemy.orm import Session
 
-from portal.search.backends.base import TEXT_RANK_SCALE, SearchBackend
+from portal.search.backends.base import CAP, TEXT_RANK_SCALE, SearchBackend
 from portal.search.models import SearchDocument
 from portal.search.query import ParsedQuery
 
@@ -16,6 +17,7 @@ from portal.search.query import ParsedQuery
 # hosts (B), entities (C) and description (D); `title` holds the trigram and name alone.
 DOCUMENT: ColumnElement[Any] = literal_column("search_document.document")
 TITLE: ColumnElement[Any] = literal_column("search_document.title")
+TSQUERY = func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("tsquery", type_=String))
 
 
 def tsquery_text(query: ParsedQuery) -> str:
@@ -33,34 +35,40 @@ def _restricted(statement: Select, allowed: Select | None) -> Select:
 
 
 class PostgresqlBackend(SearchBackend):
-    def word_arms(self, query: ParsedQuery, allowed: Select | None, cap: int) -> list[Select]:
-        if not query.words:
-            return []
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), tsquery_text(query))
+    def word_arms(self, allowed: Select | None) -> list[Select]:
         # Weights of the classes {D, C, B, A}: descriptions weigh little so that their common words do not
         # drown names. rank / (rank + 1) maps ts_rank's [0, inf) into [0, 1).
-        rank = func.ts_rank(literal_column("'{0.02, 0.3, 0.4, 1.0}'::float4[]"), DOCUMENT, tsquery, type_=Float)
+        rank = func.ts_rank(literal_column("'{0.02, 0.3, 0.4, 1.0}'::float4[]"), DOCUMENT, TSQUERY, type_=Float)
         scaled = (rank / (rank + literal_column("1.0", Float)) * TEXT_RANK_SCALE).label("rank")
         arms = []
         for vector in (TITLE, DOCUMENT):
-            arm = select(SearchDocument.application_id, SearchDocument.trigram, scaled).where(vector.op("@@")(tsquery))
-            arms.append(_restricted(arm, allowed).limit(cap))
+            arm = select(SearchDocument.application_id, SearchDocument.trigram, scaled).where(vector.op("@@")(TSQUERY))
+            arms.append(_restricted(arm, allowed).limit(CAP))
         return arms
 
-    def host_arm(self, fragment: str, allowed: Select | None, cap: int) -> Select:
-        pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    def word_parameters(self, query: ParsedQuery) -> dict[str, Any]:
+        return {"tsquery": tsquery_text(query)}
+
+    def host_arm(self, allowed: Select | None) -> Select:
         zero = literal_column("0.0", Float).label("rank")
         arm = select(SearchDocument.application_id, SearchDocument.trigram, zero).where(
-            func.lower(SearchDocument.hosts).like(pattern, escape="\\")
+            func.lower(SearchDocument.hosts).like(bindparam("host_pattern", type_=String), escape="\\")
         )
-        return _restricted(arm, allowed).limit(cap)
+        return _restricted(arm, allowed).limit(CAP)
 
-    def estimate_matches(self, session: Session, query: ParsedQuery, allowed: Select | None) -> int:
+    def host_parameters(self, fragment: str) -> dict[str, Any]:
+        return {"host_pattern": "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"}
+
+    def estimate_matches(
+        self, session: Session, query: ParsedQuery, allowed: Select | None, parameters: dict[str, Any]
+    ) -> int:
         if not query.words:
             return 0
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), tsquery_text(query))
-        statement = _restricted(select(SearchDocument.application_id).where(DOCUMENT.op("@@")(tsquery)), allowed)
-        compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        statement = _restricted(select(SearchDocument.application_id).where(DOCUMENT.op("@@")(TSQUERY)), allowed)
+        # EXPLAIN takes no bind parameters: render the values into the statement (escaped by the dialect).
+        names = statement.compile(session.get_bind()).params
+        bound = statement.params({name: value for name, value in parameters.items() if name in names})
+        compiled = bound.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar_one()
         if isinstance(plan, str):
             plan = json.loads(plan)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, column, func, literal_column, select, table
+from sqlalchemy import ColumnElement, Float, Select, String, bindparam, column, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
-from portal.search.backends.base import TEXT_RANK_SCALE, SearchBackend
+from portal.search.backends.base import CAP, TEXT_RANK_SCALE, SearchBackend
 from portal.search.query import ParsedQuery
 
 SEARCH_FTS = table("search_fts", column("rowid"), column("trigram"))
@@ -35,37 +35,48 @@ def _restricted(statement: Select, allowed: Select | None, id_column: Any) -> Se
     return statement if allowed is None else statement.where(id_column.in_(allowed))
 
 
+def _matches(fts_table: str, parameter: str) -> ColumnElement[bool]:
+    return literal_column(fts_table).op("MATCH")(bindparam(parameter, type_=String))
+
+
 class SqliteBackend(SearchBackend):
-    def word_arms(self, query: ParsedQuery, allowed: Select | None, cap: int) -> list[Select]:
-        if not query.words:
-            return []
+    def word_arms(self, allowed: Select | None) -> list[Select]:
         # bm25() is negative, better matches more so; -bm25 / (1 - bm25) maps it into [0, 1).
         relevance: ColumnElement[float] = literal_column(f"(-{BM25})", Float)
         scaled = (relevance / (relevance + literal_column("1.0", Float)) * TEXT_RANK_SCALE).label("rank")
-        expression = fts_query_text(query)
         arms = []
-        for match in (f"{{trigram name}} : ({expression})", expression):
+        for parameter in ("fts_title", "fts_all"):
             arm = select(SEARCH_FTS.c.rowid.label("application_id"), SEARCH_FTS.c.trigram, scaled).where(
-                literal_column("search_fts").op("MATCH")(match)
+                _matches("search_fts", parameter)
             )
-            arms.append(_restricted(arm, allowed, SEARCH_FTS.c.rowid).limit(cap))
+            arms.append(_restricted(arm, allowed, SEARCH_FTS.c.rowid).limit(CAP))
         return arms
 
-    def host_arm(self, fragment: str, allowed: Select | None, cap: int) -> Select:
+    def word_parameters(self, query: ParsedQuery) -> dict[str, Any]:
+        expression = fts_query_text(query)
+        return {"fts_title": f"{{trigram name}} : ({expression})", "fts_all": expression}
+
+    def host_arm(self, allowed: Select | None) -> Select:
         # The trigram tokenizer finds any substring of three characters or more.
-        quoted = '"' + fragment.replace('"', '""') + '"'
         zero = literal_column("0.0", Float).label("rank")
         arm = (
             select(SEARCH_HOST_FTS.c.rowid.label("application_id"), SEARCH_DOCUMENT.c.trigram, zero)
             .join(SEARCH_DOCUMENT, SEARCH_DOCUMENT.c.application_id == SEARCH_HOST_FTS.c.rowid)
-            .where(literal_column("search_host_fts").op("MATCH")(quoted))
+            .where(_matches("search_host_fts", "host_match"))
         )
-        return _restricted(arm, allowed, SEARCH_HOST_FTS.c.rowid).limit(cap)
+        return _restricted(arm, allowed, SEARCH_HOST_FTS.c.rowid).limit(CAP)
 
-    def estimate_matches(self, session: Session, query: ParsedQuery, allowed: Select | None) -> int:
+    def host_parameters(self, fragment: str) -> dict[str, Any]:
+        return {"host_match": '"' + fragment.replace('"', '""') + '"'}
+
+    def estimate_matches(
+        self, session: Session, query: ParsedQuery, allowed: Select | None, parameters: dict[str, Any]
+    ) -> int:
         # SQLite has no planner estimate; it is the embedded engine, so it counts.
         if not query.words:
             return 0
-        statement = select(SEARCH_FTS.c.rowid).where(literal_column("search_fts").op("MATCH")(fts_query_text(query)))
-        statement = _restricted(statement, allowed, SEARCH_FTS.c.rowid)
-        return int(session.execute(select(func.count()).select_from(statement.subquery())).scalar_one())
+        statement = _restricted(
+            select(SEARCH_FTS.c.rowid).where(_matches("search_fts", "fts_all")), allowed, SEARCH_FTS.c.rowid
+        )
+        counting = select(func.count()).select_from(statement.subquery())
+        return int(session.execute(counting, parameters).scalar_one())
