@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from portal.config import DEFAULTS, INSTANCE_DIR, ROOT, validate_settings
+from portal.core.cache import search_cache
 from portal.core.errors import ApiError
 from portal.core.htmx import htmx
 from portal.extensions import db
@@ -37,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     htmx.init_app(app)
+    search_cache.init_app(app)
     _register_request_hooks(app)
     _register_blueprints(app)
     _register_commands(app)

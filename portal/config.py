@@ -30,6 +30,11 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_EXACT_COUNT_LIMIT": 500,
     "SEARCH_MAX_QUERY_LENGTH": 200,
     "JSON_LOGS": False,
+    # Optional: a Redis shared by the replicas (rate limits, the search cache). Unset: nothing is shared.
+    "REDIS_URL": "",
+    "REDIS_PREFIX": "referentiel:",
+    # How long a search answer stays in the Redis cache; any change to the referential drops them all.
+    "SEARCH_CACHE_SECONDS": 60,
 }
 
 
@@ -65,6 +70,11 @@ def validate_settings(config: dict[str, Any]) -> None:
         "DATABASE_STATEMENT_TIMEOUT_MS",
     ):
         config[name] = parse_int(name, config[name], minimum=1)
+    config["SEARCH_CACHE_SECONDS"] = parse_int("SEARCH_CACHE_SECONDS", config["SEARCH_CACHE_SECONDS"], minimum=0)
+    redis_url = str(config.get("REDIS_URL") or "").strip()
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigurationError(f"PORTAL_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {redis_url!r}")
+    config["REDIS_URL"] = redis_url
     config["JSON_LOGS"] = parse_boolean("JSON_LOGS", config["JSON_LOGS"])
     if config["API_DEFAULT_PAGE_SIZE"] > config["API_MAX_PAGE_SIZE"]:
         raise ConfigurationError("PORTAL_API_DEFAULT_PAGE_SIZE must not exceed PORTAL_API_MAX_PAGE_SIZE")

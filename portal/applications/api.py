@@ -11,7 +11,17 @@ from flask import Blueprint, Response, current_app, request, url_for
 from portal.applications.models import Application
 from portal.applications.queries import ApplicationFilters, find_application, select_interfaces_of, suggest_trigrams
 from portal.applications.search import search_applications
-from portal.core.api import json_response, list_envelope, lowercase_args, pick, reject_unknown, selected_fields
+from portal.core.api import (
+    json_body,
+    json_body_response,
+    json_response,
+    list_envelope,
+    lowercase_args,
+    pick,
+    reject_unknown,
+    selected_fields,
+)
+from portal.core.cache import search_cache
 from portal.core.errors import ApiError
 from portal.core.pagination import PageRequest
 from portal.entities.queries import get_ancestors
@@ -58,12 +68,19 @@ def _search_response() -> Response:
     filters = ApplicationFilters.from_args(args, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
     page = PageRequest.from_args(args)
     fields = selected_fields(args, SUMMARY_FIELDS)
+    # Answers hold absolute links, so the host asked for is part of what is cached.
+    cache_key = search_cache.key(request.host_url + request.path, list(args.items(multi=True)))
+    cached = search_cache.get(cache_key)
+    if cached is not None:
+        return json_body_response(cached, cache="hit")
     found = search_applications(db.session, filters, page, current_app.config["SEARCH_EXACT_COUNT_LIMIT"])
     results = []
     for summary in found.results:
         summary["url"] = url_for("applications_api.detail", trigram=summary["trigram"], _external=True)
         results.append(pick(summary, fields))
-    return json_response(list_envelope(results, found.count, found.count_is_estimate, page, args))
+    body = json_body(list_envelope(results, found.count, found.count_is_estimate, page, args))
+    search_cache.put(cache_key, body)
+    return json_body_response(body, cache="miss" if search_cache.enabled else None)
 
 
 @bp.get("/search")

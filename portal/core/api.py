@@ -118,13 +118,26 @@ def list_envelope(
     }
 
 
-def json_response(payload: Any, status: int = 200) -> Response:
-    """Serialise `payload` with a strong ETag; answer 304 when the client's `If-None-Match` matches."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+def json_body(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def json_body_response(body: bytes, status: int = 200, cache: str | None = None) -> Response:
+    """Answer a serialised JSON body with a strong ETag, or 304 when the client's `If-None-Match` matches.
+
+    `cache` ("hit" or "miss") is reported in `X-Cache` when the shared search cache is in use.
+    """
     response = current_app.response_class(body, status=status, mimetype="application/json")
-    response.set_etag(hashlib.blake2b(body.encode(), digest_size=16).hexdigest())
+    response.set_etag(hashlib.blake2b(body, digest_size=16).hexdigest())
+    if cache:
+        response.headers["X-Cache"] = cache
     response.make_conditional(request)
     return response
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    """Serialise `payload` and answer it as `json_body_response` does."""
+    return json_body_response(json_body(payload), status)
 
 
 def paginated_json(

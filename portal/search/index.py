@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
+from portal.core.cache import SEARCH_CHANGED
 from portal.entities.models import Entity
 from portal.environments.models import Component, Environment
 from portal.people.models import Person, Stakeholder
@@ -26,6 +27,7 @@ BATCH_SIZE = 5000
 
 def rebuild(session: Session) -> int:
     """Recompute every document and the whole vocabulary; returns the number of documents."""
+    session.info[SEARCH_CHANGED] = True
     session.execute(delete(SearchDocument))
     session.execute(delete(SearchTermVariant))
     ids = list(session.scalars(select(Application.id).order_by(Application.id)))
@@ -40,6 +42,7 @@ def refresh_applications(session: Session, application_ids: Iterable[int]) -> No
     ids = sorted(set(application_ids))
     if not ids:
         return
+    session.info[SEARCH_CHANGED] = True
     session.execute(delete(SearchDocument).where(SearchDocument.application_id.in_(ids)))
     entity_paths = _entity_paths(session)
     for start in range(0, len(ids), BATCH_SIZE):
