@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -109,3 +109,12 @@ class Database:
 
 
 db = Database()
+
+
+def vacuum_analyze(engine: Engine) -> None:
+    """After a bulk load on PostgreSQL: refresh planner statistics and the visibility map, so that the
+    first searches do not pay for the load. (SQLite needs nothing.)"""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE"))

@@ -279,10 +279,18 @@ POSTGRESQL_SEARCH = [
     "CREATE INDEX ix_application_trigram_pattern ON application (trigram varchar_pattern_ops)",
 ]
 
-# SQLite: FTS5 over the same text (diacritics removed by the tokenizer), and a second FTS5 table of
-# trigrams over hosts for substring matches; both read their content from search_document and are
-# kept in step by triggers.
+# SQLite: FTS5 over the same text, and a second FTS5 table of trigrams over hosts for substring
+# matches; both are kept in step with search_document by triggers. The triggers index the text folded
+# by referentiel_unaccent (the Python function every connection of the application registers), since
+# FTS5's own diacritics removal leaves letters such as ł, ø or œ alone where PostgreSQL's unaccent
+# spells them out.
 SQLITE_FTS_COLUMNS = "trigram, name, people, hosts, entities, description"
+
+
+def _folded(prefix: str) -> str:
+    return ", ".join(f"referentiel_unaccent({prefix}.{column.strip()})" for column in SQLITE_FTS_COLUMNS.split(","))
+
+
 SQLITE_SEARCH = [
     f"""
     CREATE VIRTUAL TABLE search_fts USING fts5({SQLITE_FTS_COLUMNS},
@@ -295,28 +303,26 @@ SQLITE_SEARCH = [
     """,
     f"""
     CREATE TRIGGER search_fts_after_insert AFTER INSERT ON search_document BEGIN
-        INSERT INTO search_fts(rowid, {SQLITE_FTS_COLUMNS})
-        VALUES (new.application_id, new.trigram, new.name, new.people, new.hosts, new.entities, new.description);
-        INSERT INTO search_host_fts(rowid, hosts) VALUES (new.application_id, new.hosts);
+        INSERT INTO search_fts(rowid, {SQLITE_FTS_COLUMNS}) VALUES (new.application_id, {_folded("new")});
+        INSERT INTO search_host_fts(rowid, hosts) VALUES (new.application_id, referentiel_unaccent(new.hosts));
     END
     """,
     f"""
     CREATE TRIGGER search_fts_after_delete AFTER DELETE ON search_document BEGIN
         INSERT INTO search_fts(search_fts, rowid, {SQLITE_FTS_COLUMNS})
-        VALUES ('delete', old.application_id, old.trigram, old.name, old.people, old.hosts, old.entities,
-                old.description);
-        INSERT INTO search_host_fts(search_host_fts, rowid, hosts) VALUES ('delete', old.application_id, old.hosts);
+        VALUES ('delete', old.application_id, {_folded("old")});
+        INSERT INTO search_host_fts(search_host_fts, rowid, hosts)
+        VALUES ('delete', old.application_id, referentiel_unaccent(old.hosts));
     END
     """,
     f"""
     CREATE TRIGGER search_fts_after_update AFTER UPDATE ON search_document BEGIN
         INSERT INTO search_fts(search_fts, rowid, {SQLITE_FTS_COLUMNS})
-        VALUES ('delete', old.application_id, old.trigram, old.name, old.people, old.hosts, old.entities,
-                old.description);
-        INSERT INTO search_host_fts(search_host_fts, rowid, hosts) VALUES ('delete', old.application_id, old.hosts);
-        INSERT INTO search_fts(rowid, {SQLITE_FTS_COLUMNS})
-        VALUES (new.application_id, new.trigram, new.name, new.people, new.hosts, new.entities, new.description);
-        INSERT INTO search_host_fts(rowid, hosts) VALUES (new.application_id, new.hosts);
+        VALUES ('delete', old.application_id, {_folded("old")});
+        INSERT INTO search_host_fts(search_host_fts, rowid, hosts)
+        VALUES ('delete', old.application_id, referentiel_unaccent(old.hosts));
+        INSERT INTO search_fts(rowid, {SQLITE_FTS_COLUMNS}) VALUES (new.application_id, {_folded("new")});
+        INSERT INTO search_host_fts(rowid, hosts) VALUES (new.application_id, referentiel_unaccent(new.hosts));
     END
     """,
 ]

@@ -7,7 +7,7 @@ import time
 import click
 from flask.cli import with_appcontext
 
-from portal.extensions import db
+from portal.extensions import db, vacuum_analyze
 from portal.search.index import rebuild
 
 
@@ -23,4 +23,6 @@ def rebuild_command() -> None:
     started = time.perf_counter()
     count = rebuild(db.session)
     db.session.commit()
+    assert db.engine is not None
+    vacuum_analyze(db.engine)
     click.echo(f"Indexed {count} applications in {time.perf_counter() - started:.1f} s.")

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,47 +23,77 @@ from portal.search.models import SearchDocument, SearchTermVariant
 from portal.search.text import FUZZY_MIN_LENGTH, variants, words
 
 BATCH_SIZE = 5000
+VARIANT_BATCH_SIZE = 20_000
 
 
 def rebuild(session: Session) -> int:
     """Recompute every document and the whole vocabulary; returns the number of documents."""
     session.info[SEARCH_CHANGED] = True
+    if session.get_bind().dialect.name == "postgresql":
+        # A full rebuild of a large referential takes longer than any request may.
+        session.execute(text("SET LOCAL statement_timeout = 0"))
     session.execute(delete(SearchDocument))
     session.execute(delete(SearchTermVariant))
     ids = list(session.scalars(select(Application.id).order_by(Application.id)))
     entity_paths = _entity_paths(session)
+    vocabulary: set[str] = set()
     for start in range(0, len(ids), BATCH_SIZE):
-        _write(session, ids[start : start + BATCH_SIZE], entity_paths)
+        vocabulary |= _write_documents(session, ids[start : start + BATCH_SIZE], entity_paths)
+    # The table is empty and the words are distinct: plain batched inserts, no conflict handling.
+    rows = _variant_rows(vocabulary)
+    for start in range(0, len(rows), VARIANT_BATCH_SIZE):
+        session.execute(insert(SearchTermVariant), rows[start : start + VARIANT_BATCH_SIZE])
     return len(ids)
 
 
 def refresh_applications(session: Session, application_ids: Iterable[int]) -> None:
-    """Recompute the documents of these applications (deleted ones simply lose theirs)."""
+    """Recompute the documents of these applications (deleted ones simply lose theirs).
+
+    Their new words join the vocabulary; words no longer used anywhere stay in it, which costs a
+    useless typo candidate at worst, until the next `rebuild`.
+    """
     ids = sorted(set(application_ids))
     if not ids:
         return
     session.info[SEARCH_CHANGED] = True
     session.execute(delete(SearchDocument).where(SearchDocument.application_id.in_(ids)))
     entity_paths = _entity_paths(session)
+    vocabulary: set[str] = set()
     for start in range(0, len(ids), BATCH_SIZE):
-        _write(session, ids[start : start + BATCH_SIZE], entity_paths)
+        vocabulary |= _write_documents(session, ids[start : start + BATCH_SIZE], entity_paths)
+    rows = _variant_rows(vocabulary)
+    for start in range(0, len(rows), VARIANT_BATCH_SIZE):
+        session.execute(_insert_ignoring_duplicates(session), rows[start : start + VARIANT_BATCH_SIZE])
 
 
-def _write(session: Session, ids: list[int], entity_paths: dict[int, str]) -> None:
+def _write_documents(session: Session, ids: list[int], entity_paths: dict[int, str]) -> set[str]:
+    """Insert the documents of these applications; return the words they bring to the vocabulary."""
     documents = list(_documents(session, ids, entity_paths))
     if not documents:
-        return
+        return set()
     session.execute(insert(SearchDocument), documents)
     vocabulary = {
         word
         for document in documents
-        for column in ("name", "description", "people", "hosts", "entities")
+        for column in ("name", "description", "people", "entities")
         for word in words(document[column])
-        if len(word) >= FUZZY_MIN_LENGTH and not word.isdigit()
+        if is_vocabulary_word(word)
     }
-    rows = [{"variant": key, "term": word} for word in sorted(vocabulary) for key in sorted(variants(word))]
-    for start in range(0, len(rows), BATCH_SIZE * 4):
-        session.execute(_insert_ignoring_duplicates(session), rows[start : start + BATCH_SIZE * 4])
+    # Hostnames and URLs are mostly codes: of their words, keep those that are not the trigram itself.
+    for document in documents:
+        trigram = str(document["trigram"]).lower()
+        vocabulary.update(word for word in words(document["hosts"]) if is_vocabulary_word(word) and word != trigram)
+    return vocabulary
+
+
+def is_vocabulary_word(word: str) -> bool:
+    """Words worth matching with a typo: long enough, and letters only. Codes with digits (p01, bca2)
+    and the trigrams inside hostnames are identifiers, which a typo should not reach."""
+    return len(word) >= FUZZY_MIN_LENGTH and word.isalpha()
+
+
+def _variant_rows(vocabulary: set[str]) -> list[dict[str, str]]:
+    return [{"variant": key, "term": word} for word in sorted(vocabulary) for key in sorted(variants(word))]
 
 
 def _insert_ignoring_duplicates(session: Session) -> Any:

@@ -390,3 +390,12 @@ def test_exact_entity_name_puts_its_applications_before_name_matches(session, re
 
 def test_exact_entity_code_finds_its_whole_subtree(session, referential):
     assert set(trigrams(session, "dsi")) == set(referential) - {"HAB", "PRV"}
+
+
+@pytest.mark.parametrize("q", ["lukasz", "Łukasz", "ostergaard", "oeuvre"])
+def test_letters_without_decomposition_fold_like_postgresql_unaccent(session, referential, q):
+    person = make_person(session, "lostergaard", "Łukasz Østergaard")
+    add_stakeholder(session, referential["HAB"], person, "support")
+    referential["HAB"].description = "Œuvre sociale"
+    reindex(session)
+    assert trigrams(session, q) == ["HAB"]
