@@ -38,7 +38,9 @@ $(SECRET_FILE):
 run: install $(SECRET_FILE)
 	PORTAL_SECRET_KEY=$${PORTAL_SECRET_KEY:-$$(cat $(SECRET_FILE))} $(BIN)/flask --app portal db upgrade
 	PORTAL_SECRET_KEY=$${PORTAL_SECRET_KEY:-$$(cat $(SECRET_FILE))} $(BIN)/flask --app portal demo-data --size XS --if-empty
-	PORTAL_SECRET_KEY=$${PORTAL_SECRET_KEY:-$$(cat $(SECRET_FILE))} $(BIN)/flask --app portal run --host $(HOST) --port $(PORT)
+	@echo "Referentiel on http://$(HOST):$(PORT)  (API: http://$(HOST):$(PORT)/api/docs; Ctrl-C stops it)"
+	PORTAL_SECRET_KEY=$${PORTAL_SECRET_KEY:-$$(cat $(SECRET_FILE))} $(BIN)/gunicorn --bind $(HOST):$(PORT) \
+		--workers 2 --access-logfile - 'portal:create_app()'
 
 test: lint unit
 
