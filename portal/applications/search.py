@@ -56,6 +56,8 @@ TRIGRAM_PREFIX_SCORE = 100
 HOST_FRAGMENT_SCORE = 20
 # The query is exactly an entity's name or code: its applications come right after trigram matches.
 NAMED_ENTITY_SCORE = 30
+# The query's words side by side: a full name, a name's phrase. Ranks above words scattered apart.
+PHRASE_SCORE = 5
 SEARCHED_FIELDS = ("trigram", "name", "people", "hosts", "entities", "description")
 
 
@@ -77,6 +79,7 @@ class SearchShape:
     dialect: str
     filters: FilterShape
     words: bool = False
+    phrase: bool = False
     trigram: bool = False
     trigram_prefix: bool = False
     host: bool = False
@@ -110,6 +113,7 @@ def search_applications(
         dialect=dialect,
         filters=shape,
         words=bool(query.words),
+        phrase=bool(query.phrase),
         trigram=bool(query.trigram),
         trigram_prefix=bool(query.trigram_prefix),
         host=bool(query.host_fragment),
@@ -117,6 +121,8 @@ def search_applications(
     )
     if query.words:
         parameters |= backend.word_parameters(query)
+    if query.phrase:
+        parameters |= backend.phrase_parameters(query)
     if query.host_fragment:
         parameters |= backend.host_parameters(query.host_fragment)
     parameters |= {
@@ -184,6 +190,8 @@ def _candidates(shape: SearchShape) -> Subquery:
             .limit(CAP)
         )
         arms.append((trigrams, 0))
+    if shape.phrase:
+        arms.append((backend.phrase_arm(allowed), PHRASE_SCORE))
     if shape.host:
         arms.append((backend.host_arm(allowed), HOST_FRAGMENT_SCORE))
     if shape.entities:

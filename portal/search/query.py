@@ -25,6 +25,8 @@ class ParsedQuery:
     """A query cut into the parts each kind of match needs.
 
     - `words`: folded words, all of which must match somewhere (stopwords dropped unless alone);
+    - `phrase`: every folded word in order, stopwords included, when there are two or more: hits that
+      hold them side by side ("Marie François", not "Marie Dupont, François Martin") rank higher;
     - `prefix_last`: the last word is still being typed, so it also matches as a prefix;
     - `trigram`: the query as an exact trigram ("bca" -> "BCA"), when it has that shape;
     - `trigram_prefix`: the query as the start of trigrams ("bc" -> "BC");
@@ -34,6 +36,7 @@ class ParsedQuery:
 
     raw: str
     words: tuple[str, ...] = ()
+    phrase: tuple[str, ...] = ()
     prefix_last: bool = False
     trigram: str | None = None
     trigram_prefix: str | None = None
@@ -52,6 +55,7 @@ class ParsedQuery:
         return cls(
             raw=raw,
             words=tuple(dict.fromkeys(meaningful)),
+            phrase=tuple(all_words) if len(all_words) >= 2 else (),
             prefix_last=prefix_last,
             trigram=single.upper() if TRIGRAM_SHAPE.match(single) else None,
             trigram_prefix=single.upper() if TRIGRAM_PREFIX_SHAPE.match(single) else None,
@@ -70,6 +74,7 @@ class ParsedQuery:
         return ParsedQuery(
             raw=self.raw,
             words=self.words,
+            phrase=self.phrase,
             prefix_last=self.prefix_last,
             trigram=self.trigram,
             trigram_prefix=self.trigram_prefix,

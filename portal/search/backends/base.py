@@ -39,6 +39,14 @@ class SearchBackend(ABC):
         """The bind parameters of `word_arms` for this query."""
 
     @abstractmethod
+    def phrase_arm(self, allowed: Select | None) -> Select:
+        """Applications holding the query's words side by side, in order (rank 0)."""
+
+    @abstractmethod
+    def phrase_parameters(self, query: ParsedQuery) -> dict[str, Any]:
+        """The bind parameters of `phrase_arm` for this query."""
+
+    @abstractmethod
     def host_arm(self, allowed: Select | None) -> Select:
         """Applications with a hostname or URL containing the query (rank 0)."""
 

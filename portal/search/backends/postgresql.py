@@ -18,6 +18,7 @@ from portal.search.query import ParsedQuery
 DOCUMENT: ColumnElement[Any] = literal_column("search_document.document")
 TITLE: ColumnElement[Any] = literal_column("search_document.title")
 TSQUERY = func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("tsquery", type_=String))
+PHRASE = func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("phrase", type_=String))
 
 
 def tsquery_text(query: ParsedQuery) -> str:
@@ -48,6 +49,18 @@ class PostgresqlBackend(SearchBackend):
 
     def word_parameters(self, query: ParsedQuery) -> dict[str, Any]:
         return {"tsquery": tsquery_text(query)}
+
+    def phrase_arm(self, allowed: Select | None) -> Select:
+        zero = literal_column("0.0", Float).label("rank")
+        arm = select(SearchDocument.application_id, SearchDocument.trigram, zero).where(DOCUMENT.op("@@")(PHRASE))
+        return _restricted(arm, allowed).limit(CAP)
+
+    def phrase_parameters(self, query: ParsedQuery) -> dict[str, Any]:
+        # `<->` asks for the next position: the words side by side, in this order.
+        words = list(query.phrase)
+        if query.prefix_last:
+            words[-1] += ":*"
+        return {"phrase": " <-> ".join(words)}
 
     def host_arm(self, allowed: Select | None) -> Select:
         zero = literal_column("0.0", Float).label("rank")

@@ -56,6 +56,17 @@ class SqliteBackend(SearchBackend):
         expression = fts_query_text(query)
         return {"fts_title": f"{{trigram name}} : ({expression})", "fts_all": expression}
 
+    def phrase_arm(self, allowed: Select | None) -> Select:
+        zero = literal_column("0.0", Float).label("rank")
+        arm = select(SEARCH_FTS.c.rowid.label("application_id"), SEARCH_FTS.c.trigram, zero).where(
+            _matches("search_fts", "fts_phrase")
+        )
+        return _restricted(arm, allowed, SEARCH_FTS.c.rowid).limit(CAP)
+
+    def phrase_parameters(self, query: ParsedQuery) -> dict[str, Any]:
+        # A quoted string of several words is an FTS5 phrase; a trailing * makes its last word a prefix.
+        return {"fts_phrase": '"' + " ".join(query.phrase) + '"' + ("*" if query.prefix_last else "")}
+
     def host_arm(self, allowed: Select | None) -> Select:
         # The trigram tokenizer finds any substring of three characters or more.
         zero = literal_column("0.0", Float).label("rank")

@@ -399,3 +399,20 @@ def test_letters_without_decomposition_fold_like_postgresql_unaccent(session, re
     referential["HAB"].description = "Œuvre sociale"
     reindex(session)
     assert trigrams(session, q) == ["HAB"]
+
+
+def test_full_name_ranks_the_person_above_namesakes_scattered_across_people(session, referential):
+    marie = make_person(session, "mfrancois", "Marie François")
+    add_stakeholder(session, referential["PRV"], marie, "owner")
+    # HAB has a Marie and a François, but not Marie François.
+    add_stakeholder(session, referential["HAB"], make_person(session, "mdupont", "Marie Dupont"), "owner")
+    add_stakeholder(session, referential["HAB"], make_person(session, "fmartin", "François Martin"), "support")
+    reindex(session)
+    assert trigrams(session, "Marie François")[0] == "PRV"
+    assert trigrams(session, "Marie Franç")[0] == "PRV"
+
+
+def test_name_phrase_with_stopwords_ranks_the_exact_phrase_first(session, referential):
+    make_application(session, "CCP", "Calcul et Contrôle des Positions", entity=referential["TRS"].entity)
+    reindex(session)
+    assert trigrams(session, "calcul des positions")[0] == "TRS"
