@@ -12,6 +12,7 @@ from portal.applications.models import Application
 from portal.applications.queries import ApplicationFilters, find_application, select_interfaces_of, suggest_trigrams
 from portal.applications.search import search_applications
 from portal.core.api import (
+    detail_fields,
     json_body,
     json_body_response,
     json_response,
@@ -98,9 +99,7 @@ def list_() -> Response:
 @bp.get("/<trigram>")
 def detail(trigram: str) -> Response:
     """Everything known about one application. Unknown trigram: 404 with close trigrams as suggestions."""
-    args = lowercase_args(request.args)
-    reject_unknown(args, ())
-    fields = selected_fields(args, DETAIL_FIELDS)
+    fields = detail_fields(DETAIL_FIELDS)
     application = find_application(db.session, trigram)
     if application is None:
         suggestions = suggest_trigrams(db.session, trigram)

@@ -86,6 +86,13 @@ def choice(args: MultiDict[str, str], name: str, allowed: tuple[str, ...]) -> li
     return values
 
 
+def detail_fields(available: Iterable[str]) -> list[str] | None:
+    """For a detail endpoint: check its query (only `fields` is known) and return the selected fields."""
+    args = lowercase_args(request.args)
+    reject_unknown(args, ())
+    return selected_fields(args, available)
+
+
 def selected_fields(args: MultiDict[str, str], available: Iterable[str]) -> list[str] | None:
     """The `fields=` selection, or None for all fields. Raises `ApiError` for an unknown field."""
     raw = ",".join(args.getlist("fields"))

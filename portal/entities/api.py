@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from portal.core.api import json_response, lowercase_args, paginated_json, pick, reject_unknown, selected_fields
+from portal.core.api import detail_fields, json_response, lowercase_args, paginated_json, pick, reject_unknown
 from portal.core.errors import ApiError
 from portal.entities.models import Entity
 from portal.entities.queries import EntityFilters, find_entity, get_ancestors, get_subtree, select_entities
@@ -38,9 +38,7 @@ def list_() -> Response:
 @bp.get("/<code>")
 def detail(code: str) -> Response:
     """The entity, its ancestors from the root, and its whole subtree with each node's depth."""
-    args = lowercase_args(request.args)
-    reject_unknown(args, ())
-    fields = selected_fields(args, ENTITY_DETAIL_FIELDS)
+    fields = detail_fields(ENTITY_DETAIL_FIELDS)
     entity = find_entity(db.session, code)
     if entity is None:
         raise ApiError(404, f"No entity has the code {code[:40]!r}.")

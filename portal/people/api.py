@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from portal.core.api import json_response, lowercase_args, paginated_json, pick, reject_unknown, selected_fields
+from portal.core.api import detail_fields, json_response, lowercase_args, paginated_json, pick, reject_unknown
 from portal.core.errors import ApiError
 from portal.extensions import db
 from portal.people.models import Person
@@ -43,9 +43,7 @@ def list_() -> Response:
 @bp.get("/<login>")
 def detail(login: str) -> Response:
     """The person and every role they hold, with the application it is held on."""
-    args = lowercase_args(request.args)
-    reject_unknown(args, ())
-    fields = selected_fields(args, PERSON_DETAIL_FIELDS)
+    fields = detail_fields(PERSON_DETAIL_FIELDS)
     person = find_person(db.session, login)
     if person is None:
         raise ApiError(404, f"No person has the login {login[:64]!r}.")

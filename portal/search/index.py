@@ -35,14 +35,8 @@ def rebuild(session: Session) -> int:
     session.execute(delete(SearchDocument))
     session.execute(delete(SearchTermVariant))
     ids = list(session.scalars(select(Application.id).order_by(Application.id)))
-    entity_paths = _entity_paths(session)
-    vocabulary: set[str] = set()
-    for start in range(0, len(ids), BATCH_SIZE):
-        vocabulary |= _write_documents(session, ids[start : start + BATCH_SIZE], entity_paths)
-    # The table is empty and the words are distinct: plain batched inserts, no conflict handling.
-    rows = _variant_rows(vocabulary)
-    for start in range(0, len(rows), VARIANT_BATCH_SIZE):
-        session.execute(insert(SearchTermVariant), rows[start : start + VARIANT_BATCH_SIZE])
+    # The vocabulary is empty and its words distinct: plain batched inserts, no conflict handling.
+    _write(session, ids, insert(SearchTermVariant))
     return len(ids)
 
 
@@ -57,13 +51,18 @@ def refresh_applications(session: Session, application_ids: Iterable[int]) -> No
         return
     session.info[SEARCH_CHANGED] = True
     session.execute(delete(SearchDocument).where(SearchDocument.application_id.in_(ids)))
+    _write(session, ids, _insert_ignoring_duplicates(session))
+
+
+def _write(session: Session, ids: list[int], insert_variants: Any) -> None:
+    """Write the documents of these applications, then their words' variants with `insert_variants`."""
     entity_paths = _entity_paths(session)
     vocabulary: set[str] = set()
     for start in range(0, len(ids), BATCH_SIZE):
         vocabulary |= _write_documents(session, ids[start : start + BATCH_SIZE], entity_paths)
-    rows = _variant_rows(vocabulary)
+    rows = [{"variant": key, "term": word} for word in sorted(vocabulary) for key in sorted(variants(word))]
     for start in range(0, len(rows), VARIANT_BATCH_SIZE):
-        session.execute(_insert_ignoring_duplicates(session), rows[start : start + VARIANT_BATCH_SIZE])
+        session.execute(insert_variants, rows[start : start + VARIANT_BATCH_SIZE])
 
 
 def _write_documents(session: Session, ids: list[int], entity_paths: dict[int, str]) -> set[str]:
@@ -90,10 +89,6 @@ def is_vocabulary_word(word: str) -> bool:
     """Words worth matching with a typo: long enough, and letters only. Codes with digits (p01, bca2)
     and the trigrams inside hostnames are identifiers, which a typo should not reach."""
     return len(word) >= FUZZY_MIN_LENGTH and word.isalpha()
-
-
-def _variant_rows(vocabulary: set[str]) -> list[dict[str, str]]:
-    return [{"variant": key, "term": word} for word in sorted(vocabulary) for key in sorted(variants(word))]
 
 
 def _insert_ignoring_duplicates(session: Session) -> Any:
