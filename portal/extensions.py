@@ -75,20 +75,20 @@ class Database:
 
     def init_app(self, app: Flask) -> None:
         config = app.config
-        self.engine = build_engine(
-            config["DATABASE_URL"], config["DATABASE_POOL_SIZE"], config["DATABASE_STATEMENT_TIMEOUT_MS"]
+        self.use(
+            build_engine(config["DATABASE_URL"], config["DATABASE_POOL_SIZE"], config["DATABASE_STATEMENT_TIMEOUT_MS"])
         )
-        self._factory.configure(bind=self.engine)
         app.extensions["database"] = self
         app.teardown_appcontext(self._remove_session)
+
+    def use(self, engine: Engine) -> None:
+        """Open sessions on `engine` (what `init_app` does; tests use it to switch back)."""
+        self.engine = engine
+        self._factory.configure(bind=engine, join_transaction_mode="conditional_savepoint")
 
     def bind(self, connection: Connection) -> None:
         """Run every session inside `connection`'s transaction, committing to savepoints (tests only)."""
         self._factory.configure(bind=connection, join_transaction_mode="create_savepoint")
-
-    def bind_engine(self, engine: Engine) -> None:
-        """Undo `bind`: sessions use their own connections again."""
-        self._factory.configure(bind=engine, join_transaction_mode="conservative_savepoint")
 
     @property
     def session(self) -> Session:

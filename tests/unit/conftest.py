@@ -104,7 +104,7 @@ def connection(app: Flask, engine: Engine) -> Iterator[Connection]:
             yield connection
         finally:
             transaction.rollback()
-            db.bind_engine(engine)
+            db.use(engine)
 
 
 @pytest.fixture

@@ -1,0 +1,58 @@
+"""Configuration comes from PORTAL_* variables and stops the start-up with a clear message when wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal import create_app
+from portal.config import ConfigurationError
+from portal.extensions import db
+
+GOOD = {"SECRET_KEY": "s3cret", "DATABASE_URL": "sqlite://"}
+
+
+@pytest.fixture(autouse=True)
+def restore_database(engine):
+    yield
+    db.use(engine)
+
+
+def test_missing_secret_key_stops_start_up_with_a_hint(monkeypatch):
+    monkeypatch.delenv("PORTAL_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="PORTAL_SECRET_KEY is not set"):
+        create_app({"DATABASE_URL": "sqlite://"})
+
+
+def test_variables_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("PORTAL_API_MAX_PAGE_SIZE", "200")
+    app = create_app({"DATABASE_URL": "sqlite://"})
+    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert app.config["API_MAX_PAGE_SIZE"] == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("API_MAX_PAGE_SIZE", "lots", "PORTAL_API_MAX_PAGE_SIZE must be a whole number, got 'lots'"),
+        ("SEARCH_EXACT_COUNT_LIMIT", "0", "PORTAL_SEARCH_EXACT_COUNT_LIMIT must be at least 1, got 0"),
+        ("JSON_LOGS", "maybe", "PORTAL_JSON_LOGS must be true or false, got 'maybe'"),
+        ("DATABASE_URL", "mysql://db/referentiel", "PORTAL_DATABASE_URL must be an sqlite:/// or postgresql:// URL"),
+        ("REDIS_URL", "http://cache", "PORTAL_REDIS_URL must be a redis://, rediss:// or unix:// URL"),
+        ("SEARCH_CACHE_SECONDS", "-1", "PORTAL_SEARCH_CACHE_SECONDS must be at least 0, got -1"),
+    ],
+)
+def test_malformed_value_names_the_variable(monkeypatch, name, value, message):
+    monkeypatch.setenv(f"PORTAL_{name}", value)
+    with pytest.raises(ConfigurationError, match=message):
+        create_app(GOOD | {name: value} if name == "DATABASE_URL" else dict(GOOD))
+
+
+def test_default_page_size_above_the_maximum_is_refused():
+    with pytest.raises(ConfigurationError, match="must not exceed"):
+        create_app(GOOD | {"API_DEFAULT_PAGE_SIZE": 600})
+
+
+def test_postgresql_url_is_given_the_installed_driver():
+    app = create_app(GOOD | {"DATABASE_URL": "postgresql://user@db:5432/referentiel"})
+    assert app.config["DATABASE_URL"] == "postgresql+psycopg2://user@db:5432/referentiel"
