@@ -117,4 +117,5 @@ def vacuum_analyze(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("SET statement_timeout = 0"))  # minutes on a large referential
         connection.execute(text("VACUUM ANALYZE"))
