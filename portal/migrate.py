@@ -20,6 +20,8 @@ ENGINE_SPECIFIC_NAMES = {
     "ix_search_document_title",
     "ix_application_trigram_pattern",
     "ix_entity_folded_name",
+    "ix_component_name_lower",
+    "ix_application_trigram_c",
     "ix_search_document_trigram_pattern",
 }
 

@@ -43,6 +43,7 @@ from portal.core.pagination import PageRequest
 from portal.core.text import folded
 from portal.entities.models import Entity
 from portal.entities.queries import select_subtree_ids_of
+from portal.environments.models import Component, Environment
 from portal.people.models import Person, Stakeholder
 from portal.search.backends import CAP, backend_for
 from portal.search.models import SearchDocument, SearchTermVariant
@@ -56,8 +57,6 @@ TRIGRAM_PREFIX_SCORE = 100
 HOST_FRAGMENT_SCORE = 20
 # The query is exactly an entity's name or code: its applications come right after trigram matches.
 NAMED_ENTITY_SCORE = 30
-# The query's words side by side: a full name, a name's phrase. Ranks above words scattered apart.
-PHRASE_SCORE = 5
 SEARCHED_FIELDS = ("trigram", "name", "people", "hosts", "entities", "description")
 
 
@@ -79,11 +78,13 @@ class SearchShape:
     dialect: str
     filters: FilterShape
     words: bool = False
+    words_anywhere: bool = False
     phrase: bool = False
     trigram: bool = False
     trigram_prefix: bool = False
     host: bool = False
     entities: bool = False
+    components: bool = False
 
 
 def search_applications(
@@ -108,27 +109,33 @@ def search_applications(
         return ApplicationPage(results=[], count=0, count_is_estimate=False, query=query)
     query = with_typo_alternatives(session, query)
     entity_ids = find_named_entities(session, query)
+    # A query that is exactly a hostname (or schema, namespace...) is answered by that component's
+    # applications alone: matching its pieces as words or substrings would only add noise, slowly.
+    component_ids = find_named_components(session, query, exact_count_limit)
     backend = backend_for(dialect)
     search_shape = SearchShape(
         dialect=dialect,
         filters=shape,
-        words=bool(query.words),
+        words=bool(query.words) and not component_ids,
+        # A query naming an entity exactly wants that entity's applications (and names holding the
+        # words): looking for its words through every document would only add slow noise.
+        words_anywhere=not entity_ids,
         phrase=bool(query.phrase),
         trigram=bool(query.trigram),
         trigram_prefix=bool(query.trigram_prefix),
-        host=bool(query.host_fragment),
+        host=bool(query.host_fragment) and not component_ids,
         entities=bool(entity_ids),
+        components=bool(component_ids),
     )
     if query.words:
         parameters |= backend.word_parameters(query)
-    if query.phrase:
-        parameters |= backend.phrase_parameters(query)
     if query.host_fragment:
         parameters |= backend.host_parameters(query.host_fragment)
     parameters |= {
         "exact_trigram": query.trigram or "",
         "trigram_prefix": like_prefix(query.trigram_prefix or ""),
         "entity_ids": entity_ids,
+        "component_application_ids": component_ids,
     }
     page_statement, count_statement = _search_statements(search_shape)
     rows = list(session.execute(page_statement, parameters))
@@ -181,19 +188,27 @@ def _candidates(shape: SearchShape) -> Subquery:
     conditions = filter_conditions(shape.filters)
     allowed = _allowed(conditions)
     zero = literal_column("0.0", Float).label("rank")
-    arms: list[tuple[Select, int]] = [(arm, 0) for arm in backend.word_arms(allowed)] if shape.words else []
+    arms: list[tuple[Select, int]] = []
+    if shape.words:
+        arms += [(arm, 0) for arm in backend.word_arms(allowed, shape.words_anywhere, shape.phrase)]
     if shape.trigram_prefix:
+        trigram = backend.in_byte_order(Application.trigram)
         trigrams = (
             select(Application.id.label("application_id"), Application.trigram, zero)
-            .where(Application.trigram.like(bindparam("trigram_prefix"), escape="\\"), *conditions)
-            .order_by(Application.trigram)
+            .where(trigram.like(bindparam("trigram_prefix"), escape="\\"), *conditions)
+            .order_by(trigram)
             .limit(CAP)
         )
         arms.append((trigrams, 0))
-    if shape.phrase:
-        arms.append((backend.phrase_arm(allowed), PHRASE_SCORE))
     if shape.host:
         arms.append((backend.host_arm(allowed), HOST_FRAGMENT_SCORE))
+    if shape.components:
+        with_component = (
+            select(Application.id.label("application_id"), Application.trigram, zero)
+            .where(Application.id.in_(bindparam("component_application_ids", expanding=True)), *conditions)
+            .limit(CAP)
+        )
+        arms.append((with_component, HOST_FRAGMENT_SCORE))
     if shape.entities:
         in_entity = (
             select(Application.id.label("application_id"), Application.trigram, zero)
@@ -205,7 +220,9 @@ def _candidates(shape: SearchShape) -> Subquery:
     wrapped = []
     for index, (arm, bonus) in enumerate(arms):
         inner = arm.subquery(f"arm_{index}")
-        wrapped.append(select(inner.c.application_id, inner.c.trigram, inner.c.rank, literal(bonus).label("bonus")))
+        # Word arms bring their own bonus (the phrase); the others get their arm's.
+        arm_bonus = inner.c.bonus if "bonus" in inner.c else literal(bonus).label("bonus")
+        wrapped.append(select(inner.c.application_id, inner.c.trigram, inner.c.rank, arm_bonus))
     matches = union_all(*wrapped).subquery("arm_match")
     return (
         select(
@@ -268,6 +285,23 @@ def find_named_entities(session: Session, query: ParsedQuery) -> list[int]:
     if len(text) < 3:
         return []
     return list(session.scalars(_named_entities_statement(), {"entity_name": fold(text), "entity_code": text.lower()}))
+
+
+def find_named_components(session: Session, query: ParsedQuery, limit: int) -> list[int]:
+    """Applications with a component named exactly as the query, ignoring case (index on lower(name))."""
+    text = query.raw.strip()
+    if len(text) < 3 or " " in text:
+        return []
+    return list(session.scalars(_NAMED_COMPONENTS, {"component_name": text.lower(), "limit": limit}))
+
+
+_NAMED_COMPONENTS = (
+    select(Environment.application_id)
+    .join(Component, Component.environment_id == Environment.id)
+    .where(func.lower(Component.name) == bindparam("component_name"))
+    .distinct()
+    .limit(bindparam("limit", type_=Integer))
+)
 
 
 @lru_cache(maxsize=1)

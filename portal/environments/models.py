@@ -55,7 +55,7 @@ class Component(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     environment_id: Mapped[int] = mapped_column(ForeignKey("environment.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
-    name: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255))  # indexed as lower(name): see the migrations
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     environment: Mapped[Environment] = relationship(back_populates="components")

@@ -15,6 +15,9 @@ from portal.search.query import ParsedQuery
 TEXT_RANK_SCALE = 10.0
 # Every arm stops after this many rows (a bind parameter, so that statements can be reused).
 CAP = bindparam("cap", type_=Integer)
+# The query's words side by side, in order ("Marie François", not "Marie Dupont, François Martin"):
+# a bonus above any spread of scattered words.
+PHRASE_SCORE = 5
 
 
 class SearchBackend(ABC):
@@ -28,23 +31,21 @@ class SearchBackend(ABC):
     thousands of matches would cost more than a search may. The shared code ranks, sorts and pages.
     """
 
+    def in_byte_order(self, column: Any) -> Any:
+        """`column` compared and sorted byte by byte (what an index of trigram prefixes needs)."""
+        return column
+
     @abstractmethod
-    def word_arms(self, allowed: Select | None) -> list[Select]:
+    def word_arms(self, allowed: Select | None, anywhere: bool, phrase: bool) -> list[Select]:
         """Applications holding every word of the query (or one of its typo alternatives; the last word
-        also as a prefix while typing): first those where all words are in the trigram and name, then
-        those where they are anywhere in the document; rank in [0, TEXT_RANK_SCALE)."""
+        also as a prefix while typing), as selects of `application_id, trigram, rank, bonus`: those
+        with all the words in their trigram and name, and, when `anywhere`, those with the words
+        anywhere in the document; rank in [0, TEXT_RANK_SCALE). When `phrase`, hits that hold the
+        words side by side get a bonus of PHRASE_SCORE."""
 
     @abstractmethod
     def word_parameters(self, query: ParsedQuery) -> dict[str, Any]:
         """The bind parameters of `word_arms` for this query."""
-
-    @abstractmethod
-    def phrase_arm(self, allowed: Select | None) -> Select:
-        """Applications holding the query's words side by side, in order (rank 0)."""
-
-    @abstractmethod
-    def phrase_parameters(self, query: ParsedQuery) -> dict[str, Any]:
-        """The bind parameters of `phrase_arm` for this query."""
 
     @abstractmethod
     def host_arm(self, allowed: Select | None) -> Select:

@@ -5,11 +5,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, String, bindparam, func, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    String,
+    bindparam,
+    case,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql  # noqa: F401  (registers to_tsquery's PostgreSQL types first)
 from sqlalchemy.orm import Session
 
-from portal.search.backends.base import CAP, TEXT_RANK_SCALE, SearchBackend
+from portal.search.backends.base import CAP, PHRASE_SCORE, TEXT_RANK_SCALE, SearchBackend
 from portal.search.models import SearchDocument
 from portal.search.query import ParsedQuery
 
@@ -36,31 +48,32 @@ def _restricted(statement: Select, allowed: Select | None) -> Select:
 
 
 class PostgresqlBackend(SearchBackend):
-    def word_arms(self, allowed: Select | None) -> list[Select]:
+    def in_byte_order(self, column: Any) -> Any:
+        # Matches the index ix_application_trigram_c; SQLite compares bytes already.
+        return column.collate("C")
+
+    def word_arms(self, allowed: Select | None, anywhere: bool, phrase: bool) -> list[Select]:
         # Weights of the classes {D, C, B, A}: descriptions weigh little so that their common words do not
         # drown names. rank / (rank + 1) maps ts_rank's [0, inf) into [0, 1).
         rank = func.ts_rank(literal_column("'{0.02, 0.3, 0.4, 1.0}'::float4[]"), DOCUMENT, TSQUERY, type_=Float)
         scaled = (rank / (rank + literal_column("1.0", Float)) * TEXT_RANK_SCALE).label("rank")
         arms = []
-        for vector in (TITLE, DOCUMENT):
-            arm = select(SearchDocument.application_id, SearchDocument.trigram, scaled).where(vector.op("@@")(TSQUERY))
-            arms.append(_restricted(arm, allowed).limit(CAP))
+        for vector in (TITLE, DOCUMENT) if anywhere else (TITLE,):
+            # The phrase is checked on the rows the arm keeps, not looked up again in the index.
+            bonus = case((vector.op("@@")(PHRASE), PHRASE_SCORE), else_=0) if phrase else literal(0)
+            arm = select(SearchDocument.application_id, SearchDocument.trigram, scaled, bonus.label("bonus"))
+            arms.append(_restricted(arm.where(vector.op("@@")(TSQUERY)), allowed).limit(CAP))
         return arms
 
     def word_parameters(self, query: ParsedQuery) -> dict[str, Any]:
-        return {"tsquery": tsquery_text(query)}
-
-    def phrase_arm(self, allowed: Select | None) -> Select:
-        zero = literal_column("0.0", Float).label("rank")
-        arm = select(SearchDocument.application_id, SearchDocument.trigram, zero).where(DOCUMENT.op("@@")(PHRASE))
-        return _restricted(arm, allowed).limit(CAP)
-
-    def phrase_parameters(self, query: ParsedQuery) -> dict[str, Any]:
-        # `<->` asks for the next position: the words side by side, in this order.
-        words = list(query.phrase)
-        if query.prefix_last:
-            words[-1] += ":*"
-        return {"phrase": " <-> ".join(words)}
+        parameters = {"tsquery": tsquery_text(query)}
+        if query.phrase:
+            # `<->` asks for the next position: the words side by side, in this order.
+            words = list(query.phrase)
+            if query.prefix_last:
+                words[-1] += ":*"
+            parameters["phrase"] = " <-> ".join(words)
+        return parameters
 
     def host_arm(self, allowed: Select | None) -> Select:
         zero = literal_column("0.0", Float).label("rank")

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, String, bindparam, column, func, literal_column, select, table
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    String,
+    bindparam,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.orm import Session
 
-from portal.search.backends.base import CAP, TEXT_RANK_SCALE, SearchBackend
+from portal.search.backends.base import CAP, PHRASE_SCORE, TEXT_RANK_SCALE, SearchBackend
 from portal.search.query import ParsedQuery
 
 SEARCH_FTS = table("search_fts", column("rowid"), column("trigram"))
@@ -40,32 +52,34 @@ def _matches(fts_table: str, parameter: str) -> ColumnElement[bool]:
 
 
 class SqliteBackend(SearchBackend):
-    def word_arms(self, allowed: Select | None) -> list[Select]:
+    def word_arms(self, allowed: Select | None, anywhere: bool, phrase: bool) -> list[Select]:
         # bm25() is negative, better matches more so; -bm25 / (1 - bm25) maps it into [0, 1).
         relevance: ColumnElement[float] = literal_column(f"(-{BM25})", Float)
         scaled = (relevance / (relevance + literal_column("1.0", Float)) * TEXT_RANK_SCALE).label("rank")
+        zero = literal_column("0.0", Float).label("rank")
+        # MATCH cannot be used in a select list, so the phrase is an arm of its own.
+        matches = [("fts_title", scaled, 0)]
+        if anywhere:
+            matches.append(("fts_all", scaled, 0))
+        if anywhere and phrase:
+            matches.append(("fts_phrase", zero, PHRASE_SCORE))
         arms = []
-        for parameter in ("fts_title", "fts_all"):
-            arm = select(SEARCH_FTS.c.rowid.label("application_id"), SEARCH_FTS.c.trigram, scaled).where(
-                _matches("search_fts", parameter)
+        for parameter, rank, bonus in matches:
+            arm = select(
+                SEARCH_FTS.c.rowid.label("application_id"), SEARCH_FTS.c.trigram, rank, literal(bonus).label("bonus")
             )
-            arms.append(_restricted(arm, allowed, SEARCH_FTS.c.rowid).limit(CAP))
+            arms.append(
+                _restricted(arm.where(_matches("search_fts", parameter)), allowed, SEARCH_FTS.c.rowid).limit(CAP)
+            )
         return arms
 
     def word_parameters(self, query: ParsedQuery) -> dict[str, Any]:
         expression = fts_query_text(query)
-        return {"fts_title": f"{{trigram name}} : ({expression})", "fts_all": expression}
-
-    def phrase_arm(self, allowed: Select | None) -> Select:
-        zero = literal_column("0.0", Float).label("rank")
-        arm = select(SEARCH_FTS.c.rowid.label("application_id"), SEARCH_FTS.c.trigram, zero).where(
-            _matches("search_fts", "fts_phrase")
-        )
-        return _restricted(arm, allowed, SEARCH_FTS.c.rowid).limit(CAP)
-
-    def phrase_parameters(self, query: ParsedQuery) -> dict[str, Any]:
-        # A quoted string of several words is an FTS5 phrase; a trailing * makes its last word a prefix.
-        return {"fts_phrase": '"' + " ".join(query.phrase) + '"' + ("*" if query.prefix_last else "")}
+        parameters = {"fts_title": f"{{trigram name}} : ({expression})", "fts_all": expression}
+        if query.phrase:
+            # A quoted string of several words is an FTS5 phrase; a trailing * makes its last word a prefix.
+            parameters["fts_phrase"] = '"' + " ".join(query.phrase) + '"' + ("*" if query.prefix_last else "")
+        return parameters
 
     def host_arm(self, allowed: Select | None) -> Select:
         # The trigram tokenizer finds any substring of three characters or more.

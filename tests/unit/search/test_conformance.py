@@ -416,3 +416,7 @@ def test_name_phrase_with_stopwords_ranks_the_exact_phrase_first(session, refere
     make_application(session, "CCP", "Calcul et Contrôle des Positions", entity=referential["TRS"].entity)
     reindex(session)
     assert trigrams(session, "calcul des positions")[0] == "TRS"
+
+
+def test_exact_hostname_in_any_case_answers_its_application_alone(session, referential):
+    assert trigrams(session, "PAR-lx-BCA-p02") == ["BCA"]
