@@ -205,9 +205,13 @@ def build_mix(url: str, seed: int, per_category: int) -> list[Query]:
                 found |= subtree_apps(child)
             return found
 
+        # Teams in different departments may share a name ("Squad Fiscalité"): all of them answer it.
+        apps_by_entity_name: dict[str, set[str]] = defaultdict(set)
+        for entity in entities:
+            apps_by_entity_name[entity.name] |= subtree_apps(entity.id)
         with_apps = [entity for entity in entities if subtree_apps(entity.id)]
         for entity in rng.sample(with_apps, min(per_category, len(with_apps))):
-            mix.append(Query("entity", entity.name, subtree_apps(entity.id)))
+            mix.append(Query("entity", entity.name, apps_by_entity_name[entity.name]))
     engine.dispose()
     return mix
 
