@@ -202,20 +202,13 @@ def _candidates(shape: SearchShape) -> Subquery:
         arms.append((trigrams, 0))
     if shape.host:
         arms.append((backend.host_arm(allowed), HOST_FRAGMENT_SCORE))
+    # Applications found beforehand (see find_named_components and find_named_entities).
     if shape.components:
-        with_component = (
-            select(Application.id.label("application_id"), Application.trigram, zero)
-            .where(Application.id.in_(bindparam("component_application_ids", expanding=True)), *conditions)
-            .limit(CAP)
-        )
-        arms.append((with_component, HOST_FRAGMENT_SCORE))
+        with_component = Application.id.in_(bindparam("component_application_ids", expanding=True))
+        arms.append((_applications_where(with_component, conditions), HOST_FRAGMENT_SCORE))
     if shape.entities:
-        in_entity = (
-            select(Application.id.label("application_id"), Application.trigram, zero)
-            .where(Application.entity_id.in_(bindparam("entity_ids", expanding=True)), *conditions)
-            .limit(CAP)
-        )
-        arms.append((in_entity, NAMED_ENTITY_SCORE))
+        in_entity = Application.entity_id.in_(bindparam("entity_ids", expanding=True))
+        arms.append((_applications_where(in_entity, conditions), NAMED_ENTITY_SCORE))
     # Each arm is wrapped so that its LIMIT stays its own inside the UNION (SQLite requires it).
     wrapped = []
     for index, (arm, bonus) in enumerate(arms):
@@ -233,6 +226,15 @@ def _candidates(shape: SearchShape) -> Subquery:
         )
         .group_by(matches.c.application_id, matches.c.trigram)
         .subquery("candidate")
+    )
+
+
+def _applications_where(condition: Any, conditions: list[Any]) -> Select:
+    zero = literal_column("0.0", Float).label("rank")
+    return (
+        select(Application.id.label("application_id"), Application.trigram, zero)
+        .where(condition, *conditions)
+        .limit(CAP)
     )
 
 
