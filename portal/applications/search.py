@@ -7,6 +7,7 @@ and capped, then scores them by tier, sorts, pages and summarises them, all in o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -292,9 +293,14 @@ def find_named_entities(session: Session, query: ParsedQuery) -> list[int]:
 def find_named_components(session: Session, query: ParsedQuery, limit: int) -> list[int]:
     """Applications with a component named exactly as the query, ignoring case (index on lower(name))."""
     text = query.raw.strip()
-    if len(text) < 3 or " " in text:
+    # Hostnames, schemas, namespaces and queues hold a digit or a separator (par-lx-bca-p01, BCA_PROD,
+    # bca.payments.in); a plain word is not worth the look-up.
+    if len(text) < 3 or " " in text or not COMPONENT_NAME_SHAPE.search(text):
         return []
     return list(session.scalars(_NAMED_COMPONENTS, {"component_name": text.lower(), "limit": limit}))
+
+
+COMPONENT_NAME_SHAPE = re.compile(r"[0-9._:/-]")
 
 
 _NAMED_COMPONENTS = (
