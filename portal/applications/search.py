@@ -46,7 +46,7 @@ from portal.entities.models import Entity
 from portal.entities.queries import select_subtree_ids_of
 from portal.environments.models import Component, Environment
 from portal.people.models import Person, Stakeholder
-from portal.search.backends import CAP, backend_for
+from portal.search.backends import CAP, SearchBackend, backend_for
 from portal.search.models import SearchDocument, SearchTermVariant
 from portal.search.query import ParsedQuery
 from portal.search.text import fold, highlight, variants, within_one_edit
@@ -104,7 +104,8 @@ def search_applications(
         "page_offset": page.offset,
     }
     if not filters.q:
-        return _listing(session, _listing_statements(dialect, shape), parameters, page, exact_count_limit)
+        statements = _listing_statements(dialect, shape)
+        return _listing(session, backend_for(dialect), statements, parameters, page, exact_count_limit)
     query = ParsedQuery.parse(filters.q)
     if query.is_empty and not query.trigram_prefix:
         return ApplicationPage(results=[], count=0, count_is_estimate=False, query=query)
@@ -241,7 +242,7 @@ def _applications_where(condition: Any, conditions: list[Any]) -> Select:
 
 @lru_cache(maxsize=128)
 def _listing_statements(dialect: str, shape: FilterShape) -> tuple[Select, Select, Select]:
-    """The page statement, a count capped at `cap` + 1, and a full count of a filtered listing."""
+    """The page statement, a count capped at `cap` + 1, and the ids of a filtered listing."""
     conditions = filter_conditions(shape)
     ordered = (
         select(Application.id.label("application_id"), cast(null(), Float).label("score"))
@@ -253,29 +254,26 @@ def _listing_statements(dialect: str, shape: FilterShape) -> tuple[Select, Selec
     )
     ids = select(Application.id).where(*conditions)
     capped = select(func.count()).select_from(ids.limit(CAP + 1).subquery())
-    return (
-        _summary_statement(ordered, sort_order(shape.sort, None)),
-        capped,
-        select(func.count()).select_from(ids.subquery()),
-    )
+    return _summary_statement(ordered, sort_order(shape.sort, None)), capped, ids
 
 
 def _listing(
     session: Session,
+    backend: SearchBackend,
     statements: tuple[Select, Select, Select],
     parameters: dict[str, Any],
     page: PageRequest,
     limit: int,
 ) -> ApplicationPage:
-    page_statement, capped_count, full_count = statements
+    page_statement, capped_count, ids = statements
     results = [_summary(row, None) for row in session.execute(page_statement, parameters)]
     if page.offset == 0 and len(results) < page.size:
         return ApplicationPage(results, len(results), False)
     capped = session.execute(capped_count, parameters).scalar_one()
     if capped <= limit:
         return ApplicationPage(results, capped, False)
-    # Counting a large filtered listing exactly is cheap enough without the text search; round it all the same.
-    return ApplicationPage(results, round_estimate(session.execute(full_count, parameters).scalar_one()), True)
+    estimate = max(backend.estimate_rows(session, ids, parameters), limit + 1)
+    return ApplicationPage(results, round_estimate(estimate), True)
 
 
 def find_named_entities(session: Session, query: ParsedQuery) -> list[int]:

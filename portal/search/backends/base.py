@@ -60,3 +60,7 @@ class SearchBackend(ABC):
         self, session: Session, query: ParsedQuery, allowed: Select | None, parameters: dict[str, Any]
     ) -> int:
         """How many applications the words of `query` match in all, cheaply estimated."""
+
+    @abstractmethod
+    def estimate_rows(self, session: Session, statement: Select, parameters: dict[str, Any]) -> int:
+        """How many rows `statement` returns, cheaply estimated."""

@@ -103,5 +103,8 @@ class SqliteBackend(SearchBackend):
         statement = _restricted(
             select(SEARCH_FTS.c.rowid).where(_matches("search_fts", "fts_all")), allowed, SEARCH_FTS.c.rowid
         )
+        return self.estimate_rows(session, statement, parameters)
+
+    def estimate_rows(self, session: Session, statement: Select, parameters: dict[str, Any]) -> int:
         counting = select(func.count()).select_from(statement.subquery())
         return int(session.execute(counting, parameters).scalar_one())
