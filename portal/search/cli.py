@@ -17,12 +17,16 @@ def search_group() -> None:
 
 
 @search_group.command("rebuild")
+@click.option(
+    "--vacuum/--no-vacuum", default=True, help="VACUUM ANALYZE afterwards on PostgreSQL (needs no other open writer)."
+)
 @with_appcontext
-def rebuild_command() -> None:
+def rebuild_command(vacuum: bool) -> None:
     """Recompute every search document and the typo vocabulary."""
     started = time.perf_counter()
     count = rebuild(db.session)
     db.session.commit()
-    assert db.engine is not None
-    vacuum_analyze(db.engine)
+    if vacuum:
+        assert db.engine is not None
+        vacuum_analyze(db.engine)
     click.echo(f"Indexed {count} applications in {time.perf_counter() - started:.1f} s.")
