@@ -110,14 +110,33 @@ def search_applications(
     if query.is_empty and not query.trigram_prefix:
         return ApplicationPage(results=[], count=0, count_is_estimate=False, query=query)
     query = with_typo_alternatives(session, query)
+    backend = backend_for(dialect)
+    search_shape, search_parameters = _plan(session, query, shape, backend, exact_count_limit)
+    parameters |= search_parameters
+    page_statement, count_statement = _search_statements(search_shape)
+    rows = list(session.execute(page_statement, parameters))
+    # Past the last page no row carries the window count, so count the candidates themselves.
+    total = rows[0].total if rows else session.execute(count_statement, parameters).scalar_one()
+    estimated = total >= exact_count_limit
+    if estimated:
+        allowed = _allowed(filter_conditions(shape))
+        matches = backend.estimate_matches(session, query, allowed, parameters) if search_shape.words else 0
+        total = round_estimate(max(total, matches))
+    results = [_summary(row, query) for row in rows]
+    return ApplicationPage(results=results, count=total, count_is_estimate=estimated, query=query)
+
+
+def _plan(
+    session: Session, query: ParsedQuery, filters: FilterShape, backend: SearchBackend, cap: int
+) -> tuple[SearchShape, dict[str, Any]]:
+    """Which arms this query needs, and their bind parameters."""
     entity_ids = find_named_entities(session, query)
     # A query that is exactly a hostname (or schema, namespace...) is answered by that component's
     # applications alone: matching its pieces as words or substrings would only add noise, slowly.
-    component_ids = find_named_components(session, query, exact_count_limit)
-    backend = backend_for(dialect)
-    search_shape = SearchShape(
-        dialect=dialect,
-        filters=shape,
+    component_ids = find_named_components(session, query, cap)
+    shape = SearchShape(
+        dialect=session.get_bind().dialect.name,
+        filters=filters,
         words=bool(query.words) and not component_ids,
         # A query naming an entity exactly wants that entity's applications (and names holding the
         # words): looking for its words through every document would only add slow noise.
@@ -129,26 +148,17 @@ def search_applications(
         entities=bool(entity_ids),
         components=bool(component_ids),
     )
-    if query.words:
-        parameters |= backend.word_parameters(query)
-    if query.host_fragment:
-        parameters |= backend.host_parameters(query.host_fragment)
-    parameters |= {
+    parameters: dict[str, Any] = {
         "exact_trigram": query.trigram or "",
         "trigram_prefix": like_prefix(query.trigram_prefix or ""),
         "entity_ids": entity_ids,
         "component_application_ids": component_ids,
     }
-    page_statement, count_statement = _search_statements(search_shape)
-    rows = list(session.execute(page_statement, parameters))
-    # Past the last page no row carries the window count, so count the candidates themselves.
-    total = rows[0].total if rows else session.execute(count_statement, parameters).scalar_one()
-    estimated = total >= exact_count_limit
-    if estimated:
-        allowed = _allowed(filter_conditions(shape))
-        total = round_estimate(max(total, backend.estimate_matches(session, query, allowed, parameters)))
-    results = [_summary(row, query) for row in rows]
-    return ApplicationPage(results=results, count=total, count_is_estimate=estimated, query=query)
+    if shape.words:
+        parameters |= backend.word_parameters(query)
+    if shape.host:
+        parameters |= backend.host_parameters(query.host_fragment or "")
+    return shape, parameters
 
 
 PAGE_SIZE = bindparam("page_size", type_=Integer)
