@@ -29,7 +29,6 @@ DEFAULTS: dict[str, Any] = {
     # many matches of a common word are ranked, which keeps every search's cost bounded.
     "SEARCH_EXACT_COUNT_LIMIT": 500,
     "SEARCH_MAX_QUERY_LENGTH": 200,
-    "JSON_LOGS": False,
     # Optional: a Redis shared by the replicas (rate limits, the search cache). Unset: nothing is shared.
     "REDIS_URL": "",
     "REDIS_PREFIX": "referentiel:",
@@ -75,7 +74,6 @@ def validate_settings(config: dict[str, Any]) -> None:
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigurationError(f"PORTAL_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {redis_url!r}")
     config["REDIS_URL"] = redis_url
-    config["JSON_LOGS"] = parse_boolean("JSON_LOGS", config["JSON_LOGS"])
     if config["API_DEFAULT_PAGE_SIZE"] > config["API_MAX_PAGE_SIZE"]:
         raise ConfigurationError("PORTAL_API_DEFAULT_PAGE_SIZE must not exceed PORTAL_API_MAX_PAGE_SIZE")
     url = str(config.get("DATABASE_URL") or "").strip()

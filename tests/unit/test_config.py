@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal import create_app
-from portal.config import ConfigurationError
+from portal.config import ConfigurationError, parse_boolean
 from portal.extensions import db
 
 GOOD = {"SECRET_KEY": "s3cret", "DATABASE_URL": "sqlite://"}
@@ -36,7 +36,6 @@ def test_variables_are_read_from_the_environment(monkeypatch):
     [
         ("API_MAX_PAGE_SIZE", "lots", "PORTAL_API_MAX_PAGE_SIZE must be a whole number, got 'lots'"),
         ("SEARCH_EXACT_COUNT_LIMIT", "0", "PORTAL_SEARCH_EXACT_COUNT_LIMIT must be at least 1, got 0"),
-        ("JSON_LOGS", "maybe", "PORTAL_JSON_LOGS must be true or false, got 'maybe'"),
         ("DATABASE_URL", "mysql://db/referentiel", "PORTAL_DATABASE_URL must be an sqlite:/// or postgresql:// URL"),
         ("REDIS_URL", "http://cache", "PORTAL_REDIS_URL must be a redis://, rediss:// or unix:// URL"),
         ("SEARCH_CACHE_SECONDS", "-1", "PORTAL_SEARCH_CACHE_SECONDS must be at least 0, got -1"),
@@ -56,3 +55,15 @@ def test_default_page_size_above_the_maximum_is_refused():
 def test_postgresql_url_is_given_the_installed_driver():
     app = create_app(GOOD | {"DATABASE_URL": "postgresql://user@db:5432/referentiel"})
     assert app.config["DATABASE_URL"] == "postgresql+psycopg2://user@db:5432/referentiel"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("true", True), ("ON", True), ("1", True), ("no", False), ("0", False)]
+)
+def test_booleans_are_read_in_the_usual_spellings(value, expected):
+    assert parse_boolean("LOCAL_LOGIN", value) is expected
+
+
+def test_unreadable_boolean_names_the_variable():
+    with pytest.raises(ConfigurationError, match="PORTAL_LOCAL_LOGIN must be true or false, got 'maybe'"):
+        parse_boolean("LOCAL_LOGIN", "maybe")
