@@ -21,6 +21,7 @@ ENGINE_SPECIFIC_NAMES = {
     "ix_application_trigram_pattern",
     "ix_entity_folded_name",
     "ix_component_name_lower",
+    "ix_entity_lower_code",
     "ix_application_trigram_c",
     "ix_search_document_trigram_pattern",
 }

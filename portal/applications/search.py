@@ -295,7 +295,9 @@ def find_named_entities(session: Session, query: ParsedQuery) -> list[int]:
     text = query.raw.strip()
     if len(text) < 3:
         return []
-    return list(session.scalars(_named_entities_statement(), {"entity_name": fold(text), "entity_code": text.lower()}))
+    # Most queries name no entity: one indexed look-up says so; the subtree is walked only for a hit.
+    named = list(session.scalars(_NAMED_ENTITIES, {"entity_name": fold(text), "entity_code": text.lower()}))
+    return list(session.scalars(_subtree_statement(), {"root_ids": named})) if named else []
 
 
 def find_named_components(session: Session, query: ParsedQuery, limit: int) -> list[int]:
@@ -320,12 +322,15 @@ _NAMED_COMPONENTS = (
 )
 
 
+# Both sides are indexed (ix_entity_folded_name, ix_entity_lower_code), so the OR is two index probes.
+_NAMED_ENTITIES = select(Entity.id).where(
+    or_(folded(Entity.name) == bindparam("entity_name"), func.lower(Entity.code) == bindparam("entity_code"))
+)
+
+
 @lru_cache(maxsize=1)
-def _named_entities_statement() -> Select:
-    named = select(Entity.id).where(
-        or_(folded(Entity.name) == bindparam("entity_name"), func.lower(Entity.code) == bindparam("entity_code"))
-    )
-    return select_subtree_ids_of(named)
+def _subtree_statement() -> Select:
+    return select_subtree_ids_of(select(Entity.id).where(Entity.id.in_(bindparam("root_ids", expanding=True))))
 
 
 def _summary_statement(page: Subquery, order: list[Any]) -> Select:
