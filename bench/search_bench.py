@@ -83,18 +83,16 @@ def ensure_dataset(size: str, seed: int) -> str:
         if not exists:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+    # A database kept from an earlier run is brought to the current schema first (a no-op at head).
+    env = _portal_env(url)
+    subprocess.run([_flask(), "--app", "portal", "db", "upgrade"], env=env, check=True, cwd=ROOT)
     engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            count = connection.execute(text("SELECT count(*) FROM application")).scalar_one()
-    except Exception:
-        count = -1
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM application")).scalar_one()
     engine.dispose()
     if count != SIZES[size]:
-        env = _portal_env(url)
         log(f"loading dataset {size} (seed {seed}) into {name}")
         started = time.perf_counter()
-        subprocess.run([_flask(), "--app", "portal", "db", "upgrade"], env=env, check=True, cwd=ROOT)
         subprocess.run(
             [_flask(), "--app", "portal", "demo-data", "--size", size, "--seed", str(seed), "--replace"],
             env=env,
