@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import unicodedata
 import uuid
 from typing import Any
@@ -12,7 +11,7 @@ from flask import Flask, Response, g, request
 
 from portal.config import DEFAULTS, INSTANCE_DIR, ROOT, validate_settings
 from portal.core.cache import search_cache
-from portal.core.errors import ApiError
+from portal.core.errors import ApiError, register_error_handlers
 from portal.core.htmx import htmx
 from portal.extensions import db
 
@@ -42,9 +41,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_request_hooks(app)
     _register_blueprints(app)
     _register_commands(app)
-
-    from portal.core.errors import register_error_handlers
-
     register_error_handlers(app)
     return app
 
@@ -98,10 +94,6 @@ def _register_request_hooks(app: Flask) -> None:
     def return_request_id(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return response
-
-
-def generate_secret_key() -> str:
-    return secrets.token_hex(32)
 
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -19,7 +19,8 @@ def _current_app_context_id() -> int:
     return id(flask_globals.app_ctx._get_current_object())  # type: ignore[attr-defined]
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    """Foreign keys on, WAL journal, and the accent folding the search shares with PostgreSQL."""
     # pysqlite's own transaction handling breaks SAVEPOINT; disable it and emit BEGIN ourselves.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -48,7 +49,7 @@ def build_engine(url: str, pool_size: int = 5, statement_timeout_ms: int = 5000)
         if url in {"sqlite://", "sqlite:///:memory:"}:
             options["poolclass"] = StaticPool
         engine = create_engine(url, **options)
-        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
     return create_engine(

@@ -142,7 +142,7 @@ def application_json(application: Application) -> dict[str, Any]:
             "code": entity.code,
             "name": entity.name,
             "kind": entity.kind,
-            "path": [{"code": item.code, "name": item.name} for item in get_ancestors(db.session, entity)],
+            "path": [{"code": item.code, "name": item.name} for item in get_ancestors(entity)],
         }
         if entity
         else None,

@@ -8,7 +8,7 @@ and capped, then scores them by tier, sorts, pages and summarises them, all in o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -68,8 +68,6 @@ class ApplicationPage:
     results: list[dict[str, Any]]
     count: int
     count_is_estimate: bool
-    query: ParsedQuery | None = None
-    suggestions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ def search_applications(
         return _listing(session, backend_for(dialect), statements, parameters, page, exact_count_limit)
     query = ParsedQuery.parse(filters.q)
     if query.is_empty and not query.trigram_prefix:
-        return ApplicationPage(results=[], count=0, count_is_estimate=False, query=query)
+        return ApplicationPage(results=[], count=0, count_is_estimate=False)
     query = with_typo_alternatives(session, query)
     backend = backend_for(dialect)
     search_shape, search_parameters = _plan(session, query, shape, backend, exact_count_limit)
@@ -123,7 +121,7 @@ def search_applications(
         matches = backend.estimate_matches(session, query, allowed, parameters) if search_shape.words else 0
         total = round_estimate(max(total, matches))
     results = [_summary(row, query) for row in rows]
-    return ApplicationPage(results=results, count=total, count_is_estimate=estimated, query=query)
+    return ApplicationPage(results=results, count=total, count_is_estimate=estimated)
 
 
 def _plan(

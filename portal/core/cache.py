@@ -13,6 +13,7 @@ import hashlib
 import logging
 from typing import Any
 
+import redis
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -39,11 +40,8 @@ class SearchCache:
         if not url or self._seconds <= 0:
             self._client = None
             return
-        import redis
-
         # Short timeouts: a cache that makes requests wait is worse than no cache.
         self._client = redis.Redis.from_url(url, socket_timeout=0.1, socket_connect_timeout=0.2)
-        app.extensions["search_cache"] = self
 
     @property
     def enabled(self) -> bool:
@@ -75,8 +73,6 @@ class SearchCache:
             self._call("incr", self._prefix + GENERATION_KEY)
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        import redis
-
         try:
             return getattr(self._client, method)(*args, **kwargs)
         except redis.RedisError as error:

@@ -43,7 +43,7 @@ def detail(code: str) -> Response:
     if entity is None:
         raise ApiError(404, f"No entity has the code {code[:40]!r}.")
     body = entity_json(entity)
-    body["ancestors"] = [{"code": item.code, "name": item.name} for item in get_ancestors(db.session, entity)]
+    body["ancestors"] = [{"code": item.code, "name": item.name} for item in get_ancestors(entity)]
     subtree = get_subtree(db.session, entity)
     codes = {entity.id: entity.code} | {child.id: child.code for child, _depth in subtree}
     body["subtree"] = [

@@ -72,7 +72,7 @@ def find_entity(session: Session, code: str) -> Entity | None:
     return session.scalars(select(Entity).where(Entity.code == code.strip().upper())).first()
 
 
-def get_ancestors(session: Session, entity: Entity) -> list[Entity]:
+def get_ancestors(entity: Entity) -> list[Entity]:
     """From the root down to the entity's parent."""
     ancestors: list[Entity] = []
     current = entity.parent

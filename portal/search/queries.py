@@ -17,8 +17,6 @@ from portal.environments.models import Component, Environment
 from portal.people.models import Person
 from portal.search.text import fold
 
-GROUPS = ("applications", "people", "entities", "components")
-
 
 def search_everything(session: Session, q: str, limit: int, exact_count_limit: int) -> dict[str, Any]:
     """Up to `limit` hits of each type, with each group's total (estimated above `exact_count_limit`)."""
