@@ -12,6 +12,7 @@ from portal.applications.models import Application
 from portal.applications.queries import ApplicationFilters, find_application, select_interfaces_of, suggest_trigrams
 from portal.applications.search import search_applications
 from portal.core.api import (
+    LIST_PARAMETERS,
     detail_fields,
     json_body,
     json_body_response,
@@ -65,7 +66,7 @@ DETAIL_FIELDS = (
 
 def _search_response() -> Response:
     args = lowercase_args(request.args)
-    reject_unknown(args, ApplicationFilters.PARAMETERS)
+    reject_unknown(args, (*ApplicationFilters.PARAMETERS, *LIST_PARAMETERS))
     filters = ApplicationFilters.from_args(args, current_app.config["SEARCH_MAX_QUERY_LENGTH"])
     page = PageRequest.from_args(args)
     fields = selected_fields(args, SUMMARY_FIELDS)

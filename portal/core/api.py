@@ -17,8 +17,8 @@ from werkzeug.datastructures import MultiDict
 from portal.core.errors import ApiError
 from portal.core.pagination import PageRequest, count_rows, page_links
 
-# Parameters every list endpoint accepts, whatever its filters.
-COMMON_LIST_PARAMETERS = frozenset({"page", "page_size", "fields"})
+# Parameters every list endpoint accepts besides its filters.
+LIST_PARAMETERS = ("page", "page_size", "fields")
 
 
 def lowercase_args(args: MultiDict[str, str]) -> MultiDict[str, str]:
@@ -63,7 +63,7 @@ def check_text(name: str, value: str) -> None:
 
 def reject_unknown(args: MultiDict[str, str], allowed: Iterable[str]) -> None:
     """Strict endpoints refuse parameters they do not know, so that a typo is not silently ignored."""
-    known = set(allowed) | COMMON_LIST_PARAMETERS
+    known = set(allowed)
     unknown = sorted(set(args) - known)
     if unknown:
         raise ApiError(
@@ -89,7 +89,7 @@ def choice(args: MultiDict[str, str], name: str, allowed: tuple[str, ...]) -> li
 def detail_fields(available: Iterable[str]) -> list[str] | None:
     """For a detail endpoint: check its query (only `fields` is known) and return the selected fields."""
     args = lowercase_args(request.args)
-    reject_unknown(args, ())
+    reject_unknown(args, ("fields",))
     return selected_fields(args, available)
 
 

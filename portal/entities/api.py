@@ -6,7 +6,15 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from portal.core.api import detail_fields, json_response, lowercase_args, paginated_json, pick, reject_unknown
+from portal.core.api import (
+    LIST_PARAMETERS,
+    detail_fields,
+    json_response,
+    lowercase_args,
+    paginated_json,
+    pick,
+    reject_unknown,
+)
 from portal.core.errors import ApiError
 from portal.entities.models import Entity
 from portal.entities.queries import EntityFilters, find_entity, get_ancestors, get_subtree, select_entities
@@ -30,7 +38,7 @@ def entity_json(entity: Entity) -> dict[str, Any]:
 @bp.get("")
 def list_() -> Response:
     args = lowercase_args(request.args)
-    reject_unknown(args, EntityFilters.PARAMETERS)
+    reject_unknown(args, (*EntityFilters.PARAMETERS, *LIST_PARAMETERS))
     statement = select_entities(EntityFilters.from_args(args, current_app.config["SEARCH_MAX_QUERY_LENGTH"]))
     return paginated_json(db.session, statement, args, entity_json, ENTITY_FIELDS)
 

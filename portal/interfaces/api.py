@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from portal.core.api import lowercase_args, paginated_json, reject_unknown
+from portal.core.api import LIST_PARAMETERS, lowercase_args, paginated_json, reject_unknown
 from portal.extensions import db
 from portal.interfaces.models import Interface
 from portal.interfaces.queries import InterfaceFilters, select_interfaces
@@ -30,6 +30,6 @@ def interface_json(interface: Interface) -> dict[str, Any]:
 @bp.get("")
 def list_() -> Response:
     args = lowercase_args(request.args)
-    reject_unknown(args, InterfaceFilters.PARAMETERS)
+    reject_unknown(args, (*InterfaceFilters.PARAMETERS, *LIST_PARAMETERS))
     statement = select_interfaces(InterfaceFilters.from_args(args))
     return paginated_json(db.session, statement, args, interface_json, INTERFACE_FIELDS)

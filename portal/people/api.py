@@ -6,7 +6,15 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from portal.core.api import detail_fields, json_response, lowercase_args, paginated_json, pick, reject_unknown
+from portal.core.api import (
+    LIST_PARAMETERS,
+    detail_fields,
+    json_response,
+    lowercase_args,
+    paginated_json,
+    pick,
+    reject_unknown,
+)
 from portal.core.errors import ApiError
 from portal.extensions import db
 from portal.people.models import Person
@@ -30,7 +38,7 @@ def person_json(person: Person) -> dict[str, Any]:
 @bp.get("")
 def list_() -> Response:
     args = lowercase_args(request.args)
-    reject_unknown(args, PersonFilters.PARAMETERS)
+    reject_unknown(args, (*PersonFilters.PARAMETERS, *LIST_PARAMETERS))
     return paginated_json(
         db.session,
         select_people(PersonFilters.from_args(args, current_app.config["SEARCH_MAX_QUERY_LENGTH"])),

@@ -334,6 +334,19 @@ def test_control_characters_are_refused(client, referential, endpoint, name, cha
     assert_problem(response, 400, f"Parameter {name!r} contains control characters")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/applications/BCA?page=2",
+        "/api/v1/entities/DSI?page_size=5",
+        "/api/v1/people/jdupont?page=1",
+        "/api/v1/search?q=bca&page_size=5",
+    ],
+)
+def test_paging_is_refused_where_there_is_nothing_to_page(client, referential, url):
+    assert_problem(client.get(url), 400, "Unknown parameter 'page")
+
+
 @pytest.mark.parametrize("endpoint", STRICT_ENDPOINTS)
 def test_unknown_parameter_is_refused_with_the_allowed_ones(client, referential, endpoint):
     separator = "&" if "?" in endpoint else "?"

@@ -15,7 +15,7 @@ from referencing.jsonschema import DRAFT202012
 
 from portal.applications.models import APPLICATION_STATUSES
 from portal.applications.queries import SORTS, ApplicationFilters
-from portal.core.api import COMMON_LIST_PARAMETERS
+from portal.core.api import LIST_PARAMETERS
 from portal.entities.models import ENTITY_KINDS
 from portal.entities.queries import EntityFilters
 from portal.environments.models import ENVIRONMENT_KINDS
@@ -254,12 +254,12 @@ def query_parameter_names(document: dict[str, Any], path: str) -> set[str]:
 @pytest.mark.parametrize(
     ("path", "accepted"),
     [
-        ("/api/v1/applications/search", set(ApplicationFilters.PARAMETERS) | COMMON_LIST_PARAMETERS),
-        ("/api/v1/applications", set(ApplicationFilters.PARAMETERS) | COMMON_LIST_PARAMETERS),
+        ("/api/v1/applications/search", set(ApplicationFilters.PARAMETERS) | set(LIST_PARAMETERS)),
+        ("/api/v1/applications", set(ApplicationFilters.PARAMETERS) | set(LIST_PARAMETERS)),
         ("/api/v1/applications/{trigram}", {"fields"}),
-        ("/api/v1/entities", set(EntityFilters.PARAMETERS) | COMMON_LIST_PARAMETERS),
-        ("/api/v1/people", set(PersonFilters.PARAMETERS) | COMMON_LIST_PARAMETERS),
-        ("/api/v1/interfaces", set(InterfaceFilters.PARAMETERS) | COMMON_LIST_PARAMETERS),
+        ("/api/v1/entities", set(EntityFilters.PARAMETERS) | set(LIST_PARAMETERS)),
+        ("/api/v1/people", set(PersonFilters.PARAMETERS) | set(LIST_PARAMETERS)),
+        ("/api/v1/interfaces", set(InterfaceFilters.PARAMETERS) | set(LIST_PARAMETERS)),
         ("/api/v1/search", {"q", "limit"}),
     ],
 )
