@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from portal.applications.models import APPLICATION_STATUSES, Application, normalize_trigram
 from portal.core.api import choice, search_text
 from portal.core.errors import ApiError
+from portal.core.text import like_prefix
 from portal.entities.queries import select_subtree_ids
 from portal.environments.models import ENVIRONMENT_KINDS, Environment
 from portal.interfaces.models import Interface
@@ -66,10 +67,6 @@ class ApplicationFilters:
     @property
     def effective_sort(self) -> str:
         return self.sort or ("relevance" if self.q else "trigram")
-
-
-def like_prefix(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 @dataclass(frozen=True)

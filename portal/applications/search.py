@@ -37,11 +37,10 @@ from portal.applications.queries import (
     FilterShape,
     filter_conditions,
     filter_parameters,
-    like_prefix,
     sort_order,
 )
 from portal.core.pagination import PageRequest
-from portal.core.text import folded
+from portal.core.text import folded, like_prefix
 from portal.entities.models import Entity
 from portal.entities.queries import select_subtree_ids_of
 from portal.environments.models import Component, Environment

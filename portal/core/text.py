@@ -13,7 +13,16 @@ def folded(column: Any) -> Any:
     return func.referentiel_unaccent(func.lower(column))
 
 
+def escape_like(text: str) -> str:
+    """`text` with LIKE's wildcards taken literally (escape character `\\`, to pass as `escape="\\"`)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def contains_pattern(text: str) -> str:
-    """A LIKE pattern (escape character `\\`) matching `text` anywhere, with `%` and `_` taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    """A LIKE pattern matching `text` anywhere."""
+    return f"%{escape_like(text)}%"
+
+
+def like_prefix(text: str) -> str:
+    """A LIKE pattern matching values that start with `text`."""
+    return f"{escape_like(text)}%"

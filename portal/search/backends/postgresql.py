@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql  # noqa: F401  (registers to_tsquery's PostgreSQL types first)
 from sqlalchemy.orm import Session
 
+from portal.core.text import contains_pattern
 from portal.search.backends.base import CAP, PHRASE_SCORE, TEXT_RANK_SCALE, SearchBackend
 from portal.search.models import SearchDocument
 from portal.search.query import ParsedQuery
@@ -83,7 +84,7 @@ class PostgresqlBackend(SearchBackend):
         return _restricted(arm, allowed).limit(CAP)
 
     def host_parameters(self, fragment: str) -> dict[str, Any]:
-        return {"host_pattern": "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"}
+        return {"host_pattern": contains_pattern(fragment)}
 
     def estimate_matches(
         self, session: Session, query: ParsedQuery, allowed: Select | None, parameters: dict[str, Any]
