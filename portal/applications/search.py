@@ -23,7 +23,6 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    literal_column,
     null,
     or_,
     select,
@@ -45,7 +44,7 @@ from portal.entities.models import Entity
 from portal.entities.queries import select_subtree_ids_of
 from portal.environments.models import Component, Environment
 from portal.people.models import Person, Stakeholder
-from portal.search.backends import CAP, SearchBackend, backend_for
+from portal.search.backends import CAP, SearchBackend, backend_for, no_rank
 from portal.search.models import SearchDocument, SearchTermVariant
 from portal.search.query import ParsedQuery
 from portal.search.text import fold, highlight, variants, within_one_edit
@@ -196,19 +195,13 @@ def _candidates(shape: SearchShape) -> Subquery:
     # One set of conditions for every arm: built twice, the entity filter's CTE would clash with itself.
     conditions = filter_conditions(shape.filters)
     allowed = _allowed(conditions)
-    zero = literal_column("0.0", Float).label("rank")
     arms: list[tuple[Select, int]] = []
     if shape.words:
         arms += [(arm, 0) for arm in backend.word_arms(allowed, shape.words_anywhere, shape.phrase)]
     if shape.trigram_prefix:
         trigram = backend.in_byte_order(Application.trigram)
-        trigrams = (
-            select(Application.id.label("application_id"), Application.trigram, zero)
-            .where(trigram.like(bindparam("trigram_prefix"), escape="\\"), *conditions)
-            .order_by(trigram)
-            .limit(CAP)
-        )
-        arms.append((trigrams, 0))
+        starting = trigram.like(bindparam("trigram_prefix"), escape="\\")
+        arms.append((_applications_where(starting, conditions).order_by(trigram), 0))
     if shape.host:
         arms.append((backend.host_arm(allowed), HOST_FRAGMENT_SCORE))
     # Applications found beforehand (see find_named_components and find_named_entities).
@@ -239,9 +232,8 @@ def _candidates(shape: SearchShape) -> Subquery:
 
 
 def _applications_where(condition: Any, conditions: list[Any]) -> Select:
-    zero = literal_column("0.0", Float).label("rank")
     return (
-        select(Application.id.label("application_id"), Application.trigram, zero)
+        select(Application.id.label("application_id"), Application.trigram, no_rank())
         .where(condition, *conditions)
         .limit(CAP)
     )

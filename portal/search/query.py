@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from portal.search.text import (
@@ -71,16 +71,16 @@ class ParsedQuery:
         return [word for word in self.words if len(word) >= FUZZY_MIN_LENGTH and not word.isdigit()]
 
     def with_alternatives(self, alternatives: dict[str, tuple[str, ...]]) -> ParsedQuery:
-        return ParsedQuery(
-            raw=self.raw,
-            words=self.words,
-            phrase=self.phrase,
-            prefix_last=self.prefix_last,
-            trigram=self.trigram,
-            trigram_prefix=self.trigram_prefix,
-            host_fragment=self.host_fragment,
-            alternatives=alternatives,
-        )
+        return replace(self, alternatives=alternatives)
+
+    def term_groups(self) -> list[tuple[str, bool, tuple[str, ...]]]:
+        """For each word: (the word, whether it matches as a prefix, its typo alternatives), which every
+        engine's query syntax then spells in its own way."""
+        last = len(self.words) - 1
+        return [
+            (word, index == last and self.prefix_last, self.alternatives.get(word, ()))
+            for index, word in enumerate(self.words)
+        ]
 
     @cached_property
     def highlight_pattern(self) -> re.Pattern[str] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from portal.search.backends.base import CAP, SearchBackend
+from portal.search.backends.base import CAP, SearchBackend, no_rank
 from portal.search.backends.postgresql import PostgresqlBackend
 from portal.search.backends.sqlite import SqliteBackend
 
@@ -19,4 +19,4 @@ def get_backend(session: Session) -> SearchBackend:
     return backend_for(session.get_bind().dialect.name)
 
 
-__all__ = ["CAP", "SearchBackend", "backend_for", "get_backend"]
+__all__ = ["CAP", "SearchBackend", "backend_for", "get_backend", "no_rank"]

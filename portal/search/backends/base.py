@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam
+from sqlalchemy import ColumnElement, Float, Integer, Label, Select, bindparam, literal_column
 from sqlalchemy.orm import Session
 
 from portal.search.query import ParsedQuery
@@ -13,6 +13,18 @@ from portal.search.query import ParsedQuery
 # Text relevance is scaled into [0, TEXT_RANK_SCALE) so that it only orders hits within a tier
 # (exact trigram > trigram prefix > host substring > words).
 TEXT_RANK_SCALE = 10.0
+
+
+def scaled_rank(relevance: ColumnElement[float]) -> Label[float]:
+    """An engine's relevance (0 and up, unbounded) mapped into [0, TEXT_RANK_SCALE) as `rank`."""
+    return (relevance / (relevance + literal_column("1.0", Float)) * TEXT_RANK_SCALE).label("rank")
+
+
+def no_rank() -> Label[float]:
+    """`rank` for arms whose tier bonus says it all (trigram prefix, host, named entity...)."""
+    return literal_column("0.0", Float).label("rank")
+
+
 # Every arm stops after this many rows (a bind parameter, so that statements can be reused).
 CAP = bindparam("cap", type_=Integer)
 # The query's words side by side, in order ("Marie François", not "Marie Dupont, François Martin"):

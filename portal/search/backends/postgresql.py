@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql  # noqa: F401  (registers to_tsquery'
 from sqlalchemy.orm import Session
 
 from portal.core.text import contains_pattern
-from portal.search.backends.base import CAP, PHRASE_SCORE, TEXT_RANK_SCALE, SearchBackend
+from portal.search.backends.base import CAP, PHRASE_SCORE, SearchBackend, no_rank, scaled_rank
 from portal.search.models import SearchDocument
 from portal.search.query import ParsedQuery
 
@@ -36,11 +36,10 @@ PHRASE = func.to_tsquery(literal_column("'simple'::regconfig"), bindparam("phras
 
 def tsquery_text(query: ParsedQuery) -> str:
     """`to_tsquery` syntax: every word AND-ed, each OR-ed with its typo alternatives, the last as a prefix."""
-    groups = []
-    for index, word in enumerate(query.words):
-        last = index == len(query.words) - 1
-        terms = [f"{word}:*" if last and query.prefix_last else word, *query.alternatives.get(word, ())]
-        groups.append("(" + " | ".join(terms) + ")")
+    groups = [
+        "(" + " | ".join([f"{word}:*" if as_prefix else word, *options]) + ")"
+        for word, as_prefix, options in query.term_groups()
+    ]
     return " & ".join(groups)
 
 
@@ -55,14 +54,15 @@ class PostgresqlBackend(SearchBackend):
 
     def word_arms(self, allowed: Select | None, anywhere: bool, phrase: bool) -> list[Select]:
         # Weights of the classes {D, C, B, A}: descriptions weigh little so that their common words do not
-        # drown names. rank / (rank + 1) maps ts_rank's [0, inf) into [0, 1).
-        rank = func.ts_rank(literal_column("'{0.02, 0.3, 0.4, 1.0}'::float4[]"), DOCUMENT, TSQUERY, type_=Float)
-        scaled = (rank / (rank + literal_column("1.0", Float)) * TEXT_RANK_SCALE).label("rank")
+        # drown names.
+        rank = scaled_rank(
+            func.ts_rank(literal_column("'{0.02, 0.3, 0.4, 1.0}'::float4[]"), DOCUMENT, TSQUERY, type_=Float)
+        )
         arms = []
         for vector in (TITLE, DOCUMENT) if anywhere else (TITLE,):
             # The phrase is checked on the rows the arm keeps, not looked up again in the index.
             bonus = case((vector.op("@@")(PHRASE), PHRASE_SCORE), else_=0) if phrase else literal(0)
-            arm = select(SearchDocument.application_id, SearchDocument.trigram, scaled, bonus.label("bonus"))
+            arm = select(SearchDocument.application_id, SearchDocument.trigram, rank, bonus.label("bonus"))
             arms.append(_restricted(arm.where(vector.op("@@")(TSQUERY)), allowed).limit(CAP))
         return arms
 
@@ -77,8 +77,7 @@ class PostgresqlBackend(SearchBackend):
         return parameters
 
     def host_arm(self, allowed: Select | None) -> Select:
-        zero = literal_column("0.0", Float).label("rank")
-        arm = select(SearchDocument.application_id, SearchDocument.trigram, zero).where(
+        arm = select(SearchDocument.application_id, SearchDocument.trigram, no_rank()).where(
             func.lower(SearchDocument.hosts).like(bindparam("host_pattern", type_=String), escape="\\")
         )
         return _restricted(arm, allowed).limit(CAP)

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from portal.search.backends.base import CAP, PHRASE_SCORE, TEXT_RANK_SCALE, SearchBackend
+from portal.search.backends.base import CAP, PHRASE_SCORE, SearchBackend, no_rank, scaled_rank
 from portal.search.query import ParsedQuery
 
 SEARCH_FTS = table("search_fts", column("rowid"), column("trigram"))
@@ -34,12 +34,10 @@ def fts_query_text(query: ParsedQuery) -> str:
 
     Words are [0-9a-z] only (see `text.words`), so quoting them is enough to keep FTS5 syntax out.
     """
-    groups = []
-    for index, word in enumerate(query.words):
-        last = index == len(query.words) - 1
-        terms = [f'"{word}"*' if last and query.prefix_last else f'"{word}"']
-        terms += [f'"{option}"' for option in query.alternatives.get(word, ())]
-        groups.append("(" + " OR ".join(terms) + ")")
+    groups = [
+        "(" + " OR ".join([f'"{word}"*' if as_prefix else f'"{word}"', *(f'"{option}"' for option in options)]) + ")"
+        for word, as_prefix, options in query.term_groups()
+    ]
     return " AND ".join(groups)
 
 
@@ -53,16 +51,14 @@ def _matches(fts_table: str, parameter: str) -> ColumnElement[bool]:
 
 class SqliteBackend(SearchBackend):
     def word_arms(self, allowed: Select | None, anywhere: bool, phrase: bool) -> list[Select]:
-        # bm25() is negative, better matches more so; -bm25 / (1 - bm25) maps it into [0, 1).
-        relevance: ColumnElement[float] = literal_column(f"(-{BM25})", Float)
-        scaled = (relevance / (relevance + literal_column("1.0", Float)) * TEXT_RANK_SCALE).label("rank")
-        zero = literal_column("0.0", Float).label("rank")
+        # bm25() is negative, better matches more so.
+        rank = scaled_rank(literal_column(f"(-{BM25})", Float))
         # MATCH cannot be used in a select list, so the phrase is an arm of its own.
-        matches = [("fts_title", scaled, 0)]
+        matches = [("fts_title", rank, 0)]
         if anywhere:
-            matches.append(("fts_all", scaled, 0))
+            matches.append(("fts_all", rank, 0))
         if anywhere and phrase:
-            matches.append(("fts_phrase", zero, PHRASE_SCORE))
+            matches.append(("fts_phrase", no_rank(), PHRASE_SCORE))
         arms = []
         for parameter, rank, bonus in matches:
             arm = select(
@@ -83,9 +79,8 @@ class SqliteBackend(SearchBackend):
 
     def host_arm(self, allowed: Select | None) -> Select:
         # The trigram tokenizer finds any substring of three characters or more.
-        zero = literal_column("0.0", Float).label("rank")
         arm = (
-            select(SEARCH_HOST_FTS.c.rowid.label("application_id"), SEARCH_DOCUMENT.c.trigram, zero)
+            select(SEARCH_HOST_FTS.c.rowid.label("application_id"), SEARCH_DOCUMENT.c.trigram, no_rank())
             .join(SEARCH_DOCUMENT, SEARCH_DOCUMENT.c.application_id == SEARCH_HOST_FTS.c.rowid)
             .where(_matches("search_host_fts", "host_match"))
         )
