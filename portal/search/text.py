@@ -36,12 +36,9 @@ class _FoldTable(dict[int, str]):
 
     def __missing__(self, codepoint: int) -> str:
         lowered = chr(codepoint).casefold()
-        if lowered in self.LIGATURES:
-            self[codepoint] = self.LIGATURES[lowered]
-            return self[codepoint]
         decomposed = unicodedata.normalize("NFKD", lowered)
-        folded = "".join(char for char in decomposed if not unicodedata.combining(char))
-        self[codepoint] = folded
+        stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+        folded = self[codepoint] = self.LIGATURES.get(lowered, stripped)
         return folded
 
 
@@ -79,13 +76,10 @@ def within_one_edit(left: str, right: str) -> bool:
         differences = [index for index, (a, b) in enumerate(zip(left, right, strict=True)) if a != b]
         if len(differences) == 1:
             return True
-        first, second = [*differences, -1, -1][:2]
-        return (
-            len(differences) == 2
-            and second == first + 1
-            and left[first] == right[second]
-            and left[second] == right[first]
-        )
+        if len(differences) != 2:
+            return False
+        first, second = differences
+        return second == first + 1 and left[first] == right[second] and left[second] == right[first]
     shorter, longer = sorted((left, right), key=len)
     return any(longer[:index] + longer[index + 1 :] == shorter for index in range(len(longer)))
 
