@@ -58,28 +58,28 @@ def _default_title(status: int) -> str:
         return "Error"
 
 
-def _page_response(status: int, detail: str) -> tuple[str, int]:
+def error_response(status: int, detail: str, title: str | None = None, **extra: Any) -> Response | tuple[str, int]:
+    """The error in the form the client reads: problem+json for the API, else a page, or an inline
+    fragment for htmx (so that a failed swap shows a message, not a whole page in a table cell)."""
+    if wants_json():
+        return problem_response(status, detail, title, **extra)
     template = "errors/_inline.html" if is_htmx() else "errors/error.html"
-    return render_template(template, status=status, title=_default_title(status), detail=detail), status
+    return render_template(template, status=status, title=title or _default_title(status), detail=detail), status
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError) -> Response | tuple[str, int]:
-        if wants_json():
-            return problem_response(error.status, error.detail, error.title, **error.extra)
-        return _page_response(error.status, error.detail)
+        return error_response(error.status, error.detail, error.title, **error.extra)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
         status = error.code or 500
-        detail = error.description or _default_title(status)
-        if wants_json():
-            response = problem_response(status, detail)
-            if status == 405 and error.get_response().headers.get("Allow"):
-                response.headers["Allow"] = error.get_response().headers["Allow"]
-            return response
-        return _page_response(status, detail)
+        response = error_response(status, error.description or _default_title(status))
+        allow = error.get_response().headers.get("Allow")
+        if status == 405 and allow and isinstance(response, Response):
+            response.headers["Allow"] = allow
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response | tuple[str, int]:
@@ -88,16 +88,13 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         log.exception("unhandled error (request id %s)", g.get("request_id", "-"))
         if _is_database_unavailable(error):
-            detail = "The database is not reachable right now. Try again in a few seconds."
-            if wants_json():
-                return problem_response(503, detail)
-            return _page_response(503, detail)
-        detail = f"Something went wrong on our side. Quote request id {g.get('request_id', '-')} when reporting it."
+            return error_response(503, "The database is not reachable right now. Try again in a few seconds.")
         if current_app.config.get("PROPAGATE_EXCEPTIONS"):
             raise error
-        if wants_json():
-            return problem_response(500, detail)
-        return _page_response(500, detail)
+        request_id = g.get("request_id", "-")
+        return error_response(
+            500, f"Something went wrong on our side. Quote request id {request_id} when reporting it."
+        )
 
 
 def _is_database_unavailable(error: Exception) -> bool:
