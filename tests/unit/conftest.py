@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,18 +67,24 @@ def drop_postgresql_database(url: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(scope="session", params=ENGINES)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of an empty database of each engine, dropped at the end of the run."""
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("sqlite") / "referentiel.db"
-        yield f"sqlite:///{path}"
+@contextmanager
+def empty_database(engine: str, folder: Path) -> Iterator[str]:
+    """The URL of an empty database of this engine (an SQLite file in `folder`), dropped on exit."""
+    if engine == "sqlite":
+        yield f"sqlite:///{folder / 'referentiel.db'}"
         return
     url = create_postgresql_database()
     try:
         yield url
     finally:
         drop_postgresql_database(url)
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An empty database of each engine for the whole run."""
+    with empty_database(request.param, tmp_path_factory.mktemp("sqlite")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

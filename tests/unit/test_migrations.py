@@ -13,21 +13,16 @@ from sqlalchemy import inspect
 from portal.extensions import build_engine
 from portal.migrate import downgrade, head_revision, include_name, upgrade
 from portal.models import Base
-from tests.unit.conftest import ENGINES, create_postgresql_database, drop_postgresql_database
+from tests.unit.conftest import ENGINES, empty_database
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 
 
 @pytest.fixture(params=ENGINES)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    url = create_postgresql_database()
-    try:
+    """A new empty database for each test: migrations must start from nothing."""
+    with empty_database(request.param, tmp_path) as url:
         yield url
-    finally:
-        drop_postgresql_database(url)
 
 
 # SQLite's reflection cannot read expression indexes; they are engine-specific and left out of the comparison.
