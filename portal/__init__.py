@@ -32,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     validate_settings(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.jinja_env.globals["version"] = __version__
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         INSTANCE_DIR.mkdir(exist_ok=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal import __version__
 from tests.unit.builders import make_application, reindex
 
 
@@ -13,6 +14,10 @@ def test_home_page_renders_results_for_a_query(client, session):
     page = response.get_data(as_text=True)
     assert "<!doctype html>" in page and 'id="application-results"' in page and "Banque de Compensation" in page
     assert "HX-Request" in response.headers["Vary"]
+
+
+def test_page_footer_shows_the_version(client, session):
+    assert f"Referentiel {__version__}" in client.get("/").get_data(as_text=True)
 
 
 def test_home_page_answers_htmx_with_the_fragment_only(client, session):
