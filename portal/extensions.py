@@ -102,12 +102,6 @@ class Database:
     def _remove_session(self, _exception: BaseException | None) -> None:
         self._registry.remove()
 
-    @property
-    def dialect(self) -> str:
-        bind = self._factory.kw.get("bind") or self.engine
-        assert bind is not None, "Database.init_app has not been called"
-        return bind.dialect.name
-
 
 db = Database()
 
