@@ -45,9 +45,10 @@ from portal.entities.queries import select_subtree_ids_of
 from portal.environments.models import Component, Environment
 from portal.people.models import Person, Stakeholder
 from portal.search.backends import CAP, SearchBackend, backend_for, no_rank
-from portal.search.models import SearchDocument, SearchTermVariant
+from portal.search.models import SearchDocument
 from portal.search.query import ParsedQuery
-from portal.search.text import fold, highlight, variants, within_one_edit
+from portal.search.text import fold, highlight
+from portal.search.typos import with_typo_alternatives
 
 # Ranking tiers: an exact trigram beats everything, then trigrams starting with the query, then
 # hostnames and URLs containing it; word relevance (below 10) orders hits within a tier.
@@ -378,46 +379,6 @@ def round_estimate(value: int) -> int:
     """Two significant figures: 29,347 -> 29,000, as "about 29,000" reads."""
     digits = len(str(value))
     return round(value, -(digits - 2)) if digits > 2 else value
-
-
-def with_typo_alternatives(session: Session, query: ParsedQuery) -> ParsedQuery:
-    """Give each query word that the index does not know the indexed words one typo away from it."""
-    candidates = query.fuzzy_candidates()
-    if not candidates:
-        return query
-    keys = sorted({key for word in candidates for key in variants(word)})
-    terms_by_variant: dict[str, set[str]] = {}
-    for variant, term in session.execute(_VARIANTS, {"keys": keys}):
-        terms_by_variant.setdefault(variant, set()).add(term)
-    alternatives: dict[str, tuple[str, ...]] = {}
-    for word in candidates:
-        found = {term for key in variants(word) for term in terms_by_variant.get(key, ())}
-        if word in found or (word == query.words[-1] and query.prefix_last and _is_known_prefix(session, word)):
-            continue
-        close = sorted(term for term in found if within_one_edit(word, term))
-        if close:
-            alternatives[word] = tuple(close[:8])
-    return query.with_alternatives(alternatives) if alternatives else query
-
-
-_VARIANTS = select(SearchTermVariant.variant, SearchTermVariant.term).where(
-    SearchTermVariant.variant.in_(bindparam("keys", expanding=True))
-)
-# Rows where variant = term are the indexed words themselves.
-_KNOWN_PREFIX = (
-    select(literal(1))
-    .where(
-        SearchTermVariant.variant >= bindparam("prefix"),
-        SearchTermVariant.variant < bindparam("prefix_end"),
-        SearchTermVariant.variant == SearchTermVariant.term,
-    )
-    .limit(1)
-)
-
-
-def _is_known_prefix(session: Session, prefix: str) -> bool:
-    """True if an indexed word starts with `prefix`."""
-    return session.execute(_KNOWN_PREFIX, {"prefix": prefix, "prefix_end": prefix + "\uffff"}).first() is not None
 
 
 def explain_match(row: Any, query: ParsedQuery) -> list[dict[str, str]]:
