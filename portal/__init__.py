@@ -10,9 +10,13 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from portal.config import DEFAULTS, INSTANCE_DIR, ROOT, validate_settings
+from portal.core.access import Role
 from portal.core.cache import search_cache
+from portal.core.csrf import csrf_token
 from portal.core.errors import ApiError, register_error_handlers
 from portal.core.htmx import htmx
+from portal.core.ratelimit import rate_limiter
+from portal.core.security import register_security_headers
 from portal.extensions import db
 
 __version__ = "0.1.0"
@@ -32,23 +36,40 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     validate_settings(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.jinja_env.globals["version"] = __version__
+    app.jinja_env.globals.update(version=__version__, csrf_token=csrf_token, Role=Role)
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         INSTANCE_DIR.mkdir(exist_ok=True)
 
     db.init_app(app)
     htmx.init_app(app)
     search_cache.init_app(app)
+    rate_limiter.init_app(app)
     _register_request_hooks(app)
+    _init_sign_in(app)
     _register_blueprints(app)
     _register_commands(app)
     register_error_handlers(app)
     return app
 
 
+def _init_sign_in(app: Flask) -> None:
+    from portal.auth.guard import can, register_access_guard
+    from portal.auth.oidc import init_oidc
+    from portal.auth.sessions import init_sessions
+
+    register_security_headers(app)
+    init_sessions(app)
+    init_oidc(app)
+    # After the request id is assigned, before any view: nothing runs for a caller the policy refuses.
+    register_access_guard(app)
+    app.jinja_env.globals["can"] = can
+
+
 def _register_blueprints(app: Flask) -> None:
     from portal.applications.api import bp as applications_api
     from portal.applications.views import bp as applications_views
+    from portal.auth.api import bp as auth_api
+    from portal.auth.views import bp as auth_views
     from portal.entities.api import bp as entities_api
     from portal.health.views import bp as health
     from portal.interfaces.api import bp as interfaces_api
@@ -58,6 +79,8 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (
         health,
+        auth_views,
+        auth_api,
         applications_views,
         applications_api,
         entities_api,
@@ -70,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_commands(app: Flask) -> None:
+    from portal.auth.cli import tokens_group, users_group
     from portal.cli import db_group
     from portal.demo.cli import demo_data_command
     from portal.search.cli import search_group
@@ -77,6 +101,8 @@ def _register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(search_group)
     app.cli.add_command(demo_data_command)
+    app.cli.add_command(users_group)
+    app.cli.add_command(tokens_group)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -7,8 +7,11 @@ to its type and fails at start-up with a message that names the variable.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+from portal.core.access import Role
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
@@ -34,6 +37,30 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_PREFIX": "referentiel:",
     # How long a search answer stays in the Redis cache; any change to the referential drops them all.
     "SEARCH_CACHE_SECONDS": 60,
+    # Sign-in. Local accounts serve the embedded default and a break-glass admin; turn them off when
+    # single sign-on is configured and no longer needs a fallback.
+    "LOCAL_LOGIN": True,
+    # Secret (optional): the password `flask users ensure-admin` gives the embedded local admin.
+    "ADMIN_PASSWORD": "",
+    "SESSION_LIFETIME_MINUTES": 480,
+    # How many reverse proxies (ingress) sit in front of the portal and set X-Forwarded-*: with 0, the
+    # client address and the scheme (https: Secure cookies, HSTS) are read from the connection itself.
+    "TRUSTED_PROXIES": 0,
+    # Whom users without access should ask (shown on the 403 page).
+    "ACCESS_CONTACT": "the Referentiel administrators",
+    # Single sign-on by OpenID Connect; unset PORTAL_OIDC_METADATA_URL to turn it off.
+    "OIDC_METADATA_URL": "",
+    "OIDC_CLIENT_ID": "",
+    "OIDC_CLIENT_SECRET": "",
+    "OIDC_SCOPES": "openid profile email",
+    "OIDC_PROVIDER_NAME": "single sign-on",
+    "OIDC_USERNAME_CLAIM": "preferred_username",
+    "OIDC_GROUPS_CLAIM": "groups",
+    # JSON object from claim value to role, e.g. {"referentiel-admins": "admin", "it-staff": "reader"}.
+    "OIDC_ROLE_MAP": "{}",
+    # The role of a user in no mapped group; empty refuses them (a 403 page that says whom to ask).
+    "OIDC_DEFAULT_ROLE": "",
+    "OIDC_TIMEOUT_SECONDS": 5,
 }
 
 
@@ -85,8 +112,54 @@ def validate_settings(config: dict[str, Any]) -> None:
     if url.startswith("postgresql:"):
         url = "postgresql+psycopg2:" + url[len("postgresql:") :]
     config["DATABASE_URL"] = url
+    _validate_sign_in(config)
     if not config.get("SECRET_KEY"):
         raise ConfigurationError(
             "PORTAL_SECRET_KEY is not set. Generate one with "
             "`python -c 'import secrets; print(secrets.token_hex(32))'` and export it."
         )
+
+
+def _validate_sign_in(config: dict[str, Any]) -> None:
+    config["LOCAL_LOGIN"] = parse_boolean("LOCAL_LOGIN", config["LOCAL_LOGIN"])
+    for name in ("SESSION_LIFETIME_MINUTES", "OIDC_TIMEOUT_SECONDS"):
+        config[name] = parse_int(name, config[name], minimum=1)
+    config["TRUSTED_PROXIES"] = parse_int("TRUSTED_PROXIES", config["TRUSTED_PROXIES"], minimum=0)
+    metadata_url = str(config.get("OIDC_METADATA_URL") or "").strip()
+    config["OIDC_METADATA_URL"] = metadata_url
+    if metadata_url:
+        if not metadata_url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"PORTAL_OIDC_METADATA_URL must be an http(s) URL, got {metadata_url!r}")
+        for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+            if not str(config.get(name) or "").strip():
+                raise ConfigurationError(f"PORTAL_{name} is required when PORTAL_OIDC_METADATA_URL is set")
+        if "openid" not in str(config["OIDC_SCOPES"]).split():
+            raise ConfigurationError("PORTAL_OIDC_SCOPES must include openid")
+    elif not config["LOCAL_LOGIN"]:
+        raise ConfigurationError(
+            "PORTAL_LOCAL_LOGIN is false and PORTAL_OIDC_METADATA_URL is not set: nobody could sign in"
+        )
+    config["OIDC_ROLE_MAP"] = _parse_role_map(config["OIDC_ROLE_MAP"])
+    default_role = str(config.get("OIDC_DEFAULT_ROLE") or "").strip()
+    try:
+        config["OIDC_DEFAULT_ROLE"] = Role.parse(default_role) if default_role else None
+    except ValueError as error:
+        raise ConfigurationError(f"PORTAL_OIDC_DEFAULT_ROLE: {error}") from None
+
+
+def _parse_role_map(value: Any) -> dict[str, Role]:
+    if isinstance(value, dict):
+        mapping = value
+    else:
+        try:
+            mapping = json.loads(str(value or "{}"))
+        except json.JSONDecodeError as error:
+            raise ConfigurationError(
+                f'PORTAL_OIDC_ROLE_MAP must be a JSON object such as {{"referentiel-admins": "admin"}}: {error}'
+            ) from None
+    if not isinstance(mapping, dict):
+        raise ConfigurationError('PORTAL_OIDC_ROLE_MAP must be a JSON object such as {"referentiel-admins": "admin"}')
+    try:
+        return {str(group): Role.parse(str(role)) for group, role in mapping.items()}
+    except ValueError as error:
+        raise ConfigurationError(f"PORTAL_OIDC_ROLE_MAP: {error}") from None

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from portal.applications.models import Application
 from portal.applications.queries import ApplicationFilters, find_application, select_interfaces_of, suggest_trigrams
 from portal.applications.search import search_applications
+from portal.core.access import Role, requires
 from portal.core.api import (
     LIST_PARAMETERS,
     detail_fields,
@@ -86,18 +87,21 @@ def _search_response() -> Response:
 
 
 @bp.get("/search")
+@requires(Role.READER)
 def search() -> Response:
     """Ranked search: `q` (trigram, name, person, hostname, URL, entity) combined with the filters."""
     return _search_response()
 
 
 @bp.get("")
+@requires(Role.READER)
 def list_() -> Response:
     """The same filters as search; sorted by trigram unless `sort` (or `q`) says otherwise."""
     return _search_response()
 
 
 @bp.get("/<trigram>")
+@requires(Role.READER)
 def detail(trigram: str) -> Response:
     """Everything known about one application. Unknown trigram: 404 with close trigrams as suggestions."""
     fields = detail_fields(DETAIL_FIELDS)

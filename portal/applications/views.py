@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from portal.applications.queries import ApplicationFilters
 from portal.applications.search import search_applications
+from portal.core.access import Role, requires
 from portal.core.api import lowercase_args
 from portal.core.htmx import is_partial, vary_on_htmx
 from portal.core.pagination import PageRequest
@@ -16,6 +17,7 @@ bp = Blueprint("applications", __name__)
 
 
 @bp.get("/")
+@requires(Role.READER)
 def list_() -> Response:
     args = lowercase_args(request.args)
     filters = ApplicationFilters.from_args(args, current_app.config["SEARCH_MAX_QUERY_LENGTH"])

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from portal.core.access import Role, requires
 from portal.core.api import (
     LIST_PARAMETERS,
     detail_fields,
@@ -36,6 +37,7 @@ def entity_json(entity: Entity) -> dict[str, Any]:
 
 
 @bp.get("")
+@requires(Role.READER)
 def list_() -> Response:
     args = lowercase_args(request.args)
     reject_unknown(args, (*EntityFilters.PARAMETERS, *LIST_PARAMETERS))
@@ -44,6 +46,7 @@ def list_() -> Response:
 
 
 @bp.get("/<code>")
+@requires(Role.READER)
 def detail(code: str) -> Response:
     """The entity, its ancestors from the root, and its whole subtree with each node's depth."""
     fields = detail_fields(ENTITY_DETAIL_FIELDS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
+from portal.core.access import public
 from portal.extensions import db
 from portal.migrate import current_revision, head_revision
 
@@ -12,11 +13,13 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> Response:
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@public
 def readyz() -> tuple[Response, int]:
     """Ready when the database answers and its schema is at the latest migration."""
     expected = head_revision()

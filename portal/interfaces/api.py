@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from portal.core.access import Role, requires
 from portal.core.api import LIST_PARAMETERS, lowercase_args, paginated_json, reject_unknown
 from portal.extensions import db
 from portal.interfaces.models import Interface
@@ -28,6 +29,7 @@ def interface_json(interface: Interface) -> dict[str, Any]:
 
 
 @bp.get("")
+@requires(Role.READER)
 def list_() -> Response:
     args = lowercase_args(request.args)
     reject_unknown(args, (*InterfaceFilters.PARAMETERS, *LIST_PARAMETERS))

@@ -149,7 +149,8 @@ def curl_command(host_url: str, path_template: str, parameters: list[dict[str, A
         elif parameter["in"] == "query":
             query_pairs.append((parameter["name"], parameter["example"]))
     url = host_url.rstrip("/") + url_path + (f"?{urlencode(query_pairs)}" if query_pairs else "")
-    return f"curl -H 'Accept: application/json' '{url}'"
+    # The token stays in the caller's environment, never on the command line they paste into a ticket.
+    return f"curl -H \"Authorization: Bearer $REFERENTIEL_TOKEN\" '{url}'"
 
 
 def operation_views(document: dict[str, Any], host_url: str) -> list[OperationView]:

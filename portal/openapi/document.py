@@ -15,6 +15,7 @@ from portal.applications.api import DETAIL_FIELDS, SUMMARY_FIELDS
 from portal.applications.models import APPLICATION_STATUSES, CRITICALITIES, TRIGRAM_PATTERN
 from portal.applications.queries import SORTS
 from portal.applications.search import SEARCHED_FIELDS
+from portal.core.access import ROLE_NAMES, Scope
 from portal.entities.api import ENTITY_FIELDS
 from portal.entities.models import ENTITY_KINDS
 from portal.environments.models import COMPONENT_KINDS, ENVIRONMENT_KINDS, ENVIRONMENT_STATUSES
@@ -34,6 +35,11 @@ TRIGRAM_MAX_LENGTH = 7
 
 API_DESCRIPTION = """\
 Read-only JSON API of the application referential.
+
+- Authenticate with an API token: `Authorization: Bearer ref_...` (create one on the portal's
+  "My API tokens" page, or with `flask tokens create` for automation). A browser signed in to the
+  portal may also call the API with its session cookie. A missing, unknown, expired or revoked token
+  answers 401 with `WWW-Authenticate`; a role or scope that does not allow the call answers 403.
 
 - Parameter names are case-insensitive: `Trigram=Bca` and `trigram=Bca` mean the same.
 - Lists answer an envelope `{count, count_is_estimate, page, page_size, next, previous, results}`;
@@ -333,6 +339,25 @@ def operations_schemas() -> dict[str, dict[str, Any]]:
             },
             optional=("migration", "expected", "detail"),
         ),
+        "Me": closed_object(
+            {
+                "login": string(),
+                "display_name": string(),
+                "email": nullable(string()),
+                "role": enum(ROLE_NAMES),
+                "authenticated_by": enum(("token", "session")),
+                "token": nullable(
+                    closed_object(
+                        {
+                            "prefix": string("The token's public prefix (its secret is never shown again)."),
+                            "name": string(),
+                            "scopes": array(enum(tuple(scope.value for scope in Scope))),
+                            "expires_at": nullable(string(format="date-time")),
+                        }
+                    )
+                ),
+            }
+        ),
         "OpenApiDocument": {
             "type": "object",
             "required": ["openapi", "info", "paths"],
@@ -444,6 +469,13 @@ BAD_QUERY = (
 )
 
 
+SIGN_IN_RESPONSES = {
+    "401": {"$ref": "#/components/responses/Unauthorized"},
+    "403": {"$ref": "#/components/responses/Forbidden"},
+    "429": {"$ref": "#/components/responses/TooManyBadTokens"},
+}
+
+
 def operation(
     operation_id: str,
     tag: str,
@@ -451,15 +483,20 @@ def operation(
     description: str,
     parameters: list[dict[str, Any]],
     responses: dict[str, dict[str, Any]],
+    public: bool = False,
 ) -> dict[str, Any]:
-    return {
+    """One operation; unless `public`, it needs a token or a session and may answer 401, 403 or 429."""
+    described = {
         "operationId": operation_id,
         "tags": [tag],
         "summary": summary,
         "description": description,
         "parameters": parameters,
-        "responses": responses,
+        "responses": responses if public else {**responses, **SIGN_IN_RESPONSES},
     }
+    if public:
+        described["security"] = []
+    return described
 
 
 def list_operation(
@@ -669,6 +706,17 @@ def search_paths(max_query_length: int) -> dict[str, dict[str, Any]]:
 
 def operations_paths() -> dict[str, dict[str, Any]]:
     return {
+        "/api/v1/me": {
+            "get": operation(
+                "getMe",
+                "Operations",
+                "Who am I",
+                "The account behind this call, and the token's scopes when a token was used: "
+                "the quickest way for a script to check its token.",
+                [shared_ref("IfNoneMatch")],
+                {"200": ok("Me", "The caller."), "304": NOT_MODIFIED},
+            )
+        },
         "/api/v1/openapi.json": {
             "get": operation(
                 "getOpenApiDocument",
@@ -687,6 +735,7 @@ def operations_paths() -> dict[str, dict[str, Any]]:
                 "The process answers; does not touch the database.",
                 [],
                 {"200": {"description": "Alive.", "content": {JSON: {"schema": ref("Health")}}}},
+                public=True,
             )
         },
         "/readyz": {
@@ -703,6 +752,7 @@ def operations_paths() -> dict[str, dict[str, Any]]:
                         "content": {JSON: {"schema": ref("Readiness")}},
                     },
                 },
+                public=True,
             )
         },
     }
@@ -724,6 +774,7 @@ def openapi_document() -> dict[str, Any]:
             {"name": "Search", "description": "One query across every type."},
             {"name": "Operations", "description": "This document and the orchestrator's probes."},
         ],
+        "security": [{"bearerToken": []}, {"sessionCookie": []}],
         "paths": {
             **application_paths(max_query_length),
             **directory_paths(max_query_length),
@@ -736,7 +787,32 @@ def openapi_document() -> dict[str, Any]:
             "headers": {
                 "ETag": {"description": "Identifies this answer; send it in `If-None-Match`.", "schema": string()}
             },
+            "securitySchemes": {
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token `ref_...` with the scope the operation needs (read for reads).",
+                },
+                "sessionCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "referentiel_session",
+                    "description": "The portal's session after signing in (browsers).",
+                },
+            },
             "responses": {
+                "Unauthorized": {
+                    "description": "No valid credentials: the token is missing, malformed, unknown, expired or "
+                    "revoked, or the session has ended.",
+                    "headers": {"WWW-Authenticate": {"schema": string()}},
+                    "content": {PROBLEM_JSON: {"schema": ref("Problem")}},
+                },
+                "Forbidden": problem("The caller's role, or the token's scopes, do not allow this operation."),
+                "TooManyBadTokens": {
+                    "description": "Too many invalid tokens from this address; wait `Retry-After` seconds.",
+                    "headers": {"Retry-After": {"schema": integer()}},
+                    "content": {PROBLEM_JSON: {"schema": ref("Problem")}},
+                },
                 "NotModified": {
                     "description": "The answer has not changed since the ETag in `If-None-Match`; no body.",
                     "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from portal.core.access import Role, requires
 from portal.core.api import (
     LIST_PARAMETERS,
     detail_fields,
@@ -36,6 +37,7 @@ def person_json(person: Person) -> dict[str, Any]:
 
 
 @bp.get("")
+@requires(Role.READER)
 def list_() -> Response:
     args = lowercase_args(request.args)
     reject_unknown(args, (*PersonFilters.PARAMETERS, *LIST_PARAMETERS))
@@ -49,6 +51,7 @@ def list_() -> Response:
 
 
 @bp.get("/<login>")
+@requires(Role.READER)
 def detail(login: str) -> Response:
     """The person and every role they hold, with the application it is held on."""
     fields = detail_fields(PERSON_DETAIL_FIELDS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from portal.core.access import Role, requires
 from portal.core.api import json_response, lowercase_args, reject_unknown
 from portal.core.errors import ApiError
 from portal.extensions import db
@@ -15,6 +16,7 @@ MAX_LIMIT = 50
 
 
 @bp.get("")
+@requires(Role.READER)
 def search() -> Response:
     args = lowercase_args(request.args)
     reject_unknown(args, ("q", "limit"))

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
+from portal.auth.models import ApiToken, LoginSession, User
+from portal.auth.sessions import hash_key
+from portal.auth.tokens import issue_token
+from portal.core.access import Scope
+from portal.core.models import utcnow
 from portal.entities.models import Entity
 from portal.environments.models import Component, Environment
 from portal.interfaces.models import Interface
@@ -75,3 +82,29 @@ def make_interface(
 def reindex(session: Session) -> None:
     rebuild(session)
     session.flush()
+
+
+def make_user(
+    session: Session, login: str, role: str = "reader", password: str | None = None, **overrides: Any
+) -> User:
+    values: dict[str, Any] = {"display_name": login.title(), "auth_source": "local", "email": f"{login}@bank.example"}
+    values.update(overrides)
+    user = User(login=login, role=role, **values)
+    if password:
+        user.set_password(password)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def make_login_session(session: Session, user: User, expires_in: timedelta = timedelta(hours=1)) -> str:
+    """A server-side login session for `user`; returns the key a signed-in browser's cookie carries."""
+    key = secrets.token_urlsafe(16)
+    now = utcnow()
+    session.add(LoginSession(key_hash=hash_key(key), user=user, last_seen_at=now, expires_at=now + expires_in))
+    session.flush()
+    return key
+
+
+def make_token(session: Session, user: User, *scopes: Scope, **options: Any) -> tuple[ApiToken, str]:
+    return issue_token(session, user, options.pop("name", "test token"), set(scopes or (Scope.READ,)), **options)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,8 +19,11 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from portal import create_app
+from portal.auth.models import User
+from portal.core.ratelimit import MemoryCounts, rate_limiter
 from portal.extensions import build_engine, db
 from portal.migrate import upgrade
+from tests.unit.builders import make_login_session, make_user
 
 # The maintenance database used to create and drop the throwaway ones.
 POSTGRESQL_ADMIN_URL = os.environ.get(
@@ -122,6 +125,43 @@ def session(app: Flask, connection: Connection) -> Iterator[Session]:
         db.remove_session()
 
 
+# Tests send this in the X-CSRF-Token header (or the csrf_token field) of state-changing requests.
+CSRF_TOKEN = "test-csrf-token"
+
+
+def sign_in_as(client: FlaskClient, session: Session, user: User) -> FlaskClient:
+    """Sign `client` in as `user` by writing flask-login's session key, as the sign-in page would."""
+    key = make_login_session(session, user)
+    with client.session_transaction() as flask_session:
+        flask_session["_user_id"] = key
+        flask_session["_fresh"] = True
+        flask_session["csrf_token"] = CSRF_TOKEN
+    return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """Failures counted by one test (in this process's memory) must not refuse the next one's requests."""
+    yield
+    rate_limiter.memory = MemoryCounts()
+
+
+@pytest.fixture
+def anonymous_client(app: Flask, session: Session) -> FlaskClient:
+    return app.test_client()
+
+
 @pytest.fixture
 def client(app: Flask, session: Session) -> FlaskClient:
-    return app.test_client()
+    """A browser signed in as a reader, the least role that reads everything."""
+    return sign_in_as(app.test_client(), session, make_user(session, "test-reader"))
+
+
+@pytest.fixture
+def login_as(app: Flask, session: Session) -> Callable[[str], FlaskClient]:
+    """`login_as("steward")`: a new browser signed in as a fresh user with that role."""
+
+    def login(role: str) -> FlaskClient:
+        return sign_in_as(app.test_client(), session, make_user(session, f"test-{role}-{uuid.uuid4().hex[:6]}", role))
+
+    return login

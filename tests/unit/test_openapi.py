@@ -15,6 +15,7 @@ from referencing.jsonschema import DRAFT202012
 
 from portal.applications.models import APPLICATION_STATUSES
 from portal.applications.queries import SORTS, ApplicationFilters
+from portal.core.access import Scope
 from portal.core.api import LIST_PARAMETERS
 from portal.entities.models import ENTITY_KINDS
 from portal.entities.queries import EntityFilters
@@ -29,6 +30,8 @@ from tests.unit.builders import (
     make_environment,
     make_interface,
     make_person,
+    make_token,
+    make_user,
     reindex,
 )
 
@@ -47,6 +50,8 @@ class Example:
     url: str
     # (dotted target, replacement) patched for the request, to provoke a status the data cannot.
     patch: tuple[str, Any] | None = None
+    # Who calls: the signed-in reader's browser, nobody, or a token (see `call_as`).
+    caller: str = "reader"
 
     @property
     def id(self) -> str:
@@ -84,8 +89,29 @@ EXAMPLES = [
     Example("/healthz", "200", "/healthz"),
     Example("/readyz", "200", "/readyz"),
     Example("/readyz", "503", "/readyz", patch=("portal.health.views.head_revision", lambda: "not-the-head")),
+    Example("/api/v1/me", "200", "/api/v1/me"),
+    Example("/api/v1/me", "200", "/api/v1/me", caller="read-token"),
 ]
-OK_EXAMPLES = [example for example in EXAMPLES if example.status == "200"]
+# Every signed-in operation refuses a missing or unknown token (401), a token without the read scope
+# (403), and an address that sent too many bad tokens (429).
+SECURED_URLS = {example.path: example.url for example in EXAMPLES if example.path.startswith("/api/")}
+EXAMPLES += [
+    example
+    for path, url in SECURED_URLS.items()
+    for example in (
+        Example(path, "401", url, caller="anonymous"),
+        Example(path, "401", url, caller="unknown-token"),
+        Example(path, "403", url, caller="ingest-token"),
+        Example(
+            path,
+            "429",
+            url,
+            caller="unknown-token",
+            patch=("portal.core.ratelimit.RateLimiter.retry_after", lambda *_: 42),
+        ),
+    )
+]
+OK_EXAMPLES = [example for example in EXAMPLES if example.status == "200" and example.caller == "reader"]
 # Answers built with an ETag (the probes answer without one).
 CONDITIONAL_EXAMPLES = [example for example in OK_EXAMPLES if example.path.startswith("/api/")]
 # Answers that carry `created_at` / `updated_at`.
@@ -173,11 +199,25 @@ def test_document_is_served_with_an_etag(client):
     assert response.headers["ETag"]
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda example: example.id)
-def test_response_matches_documented_schema(client, referential, document, monkeypatch, example):
+def call_as(caller: str, client, anonymous_client, session, url: str):
+    if caller == "reader":
+        return client.get(url)
+    if caller == "anonymous":
+        return anonymous_client.get(url)
+    if caller == "unknown-token":
+        return anonymous_client.get(url, headers={"Authorization": "Bearer ref_abcdefgh_" + "x" * 43})
+    scope = {"read-token": Scope.READ, "ingest-token": Scope.INGEST}[caller]
+    _, secret = make_token(session, make_user(session, "script", "admin"), scope)
+    return anonymous_client.get(url, headers={"Authorization": f"Bearer {secret}"})
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda example: f"{example.id}:{example.caller}")
+def test_response_matches_documented_schema(
+    client, anonymous_client, session, referential, document, monkeypatch, example
+):
     if example.patch:
         monkeypatch.setattr(*example.patch)
-    response = client.get(example.url)
+    response = call_as(example.caller, client, anonymous_client, session, example.url)
     assert response.status_code == int(example.status), response.get_data(as_text=True)
     documented = resolved(document, document["paths"][example.path]["get"]["responses"][example.status])
     assert [response.mimetype] == list(documented["content"])
@@ -321,9 +361,11 @@ def test_docs_page_shows_parameter_enumerations_and_defaults(client, app):
 
 
 def test_docs_page_shows_curl_example_for_this_host(client):
+    session_cookie = client.get_cookie("referentiel_session")
+    client.set_cookie("referentiel_session", session_cookie.value, domain="referentiel.bank.example")
     page = client.get("/api/docs", base_url="https://referentiel.bank.example").get_data(as_text=True)
     assert (
-        "curl -H &#39;Accept: application/json&#39; "
+        "curl -H &#34;Authorization: Bearer $REFERENTIEL_TOKEN&#34; "
         "&#39;https://referentiel.bank.example/api/v1/applications/BCA&#39;" in page
     )
 
