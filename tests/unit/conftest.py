@@ -6,7 +6,6 @@ transaction that is rolled back, so tests never see each other's data.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from portal import create_app
@@ -23,12 +22,9 @@ from portal.auth.models import User
 from portal.core.ratelimit import MemoryCounts, rate_limiter
 from portal.extensions import build_engine, db
 from portal.migrate import upgrade
+from tests.databases import create_postgresql_database, drop_postgresql_database
 from tests.unit.builders import make_login_session, make_user
 
-# The maintenance database used to create and drop the throwaway ones.
-POSTGRESQL_ADMIN_URL = os.environ.get(
-    "PORTAL_TEST_POSTGRESQL_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-)
 ENGINES = ("sqlite", "postgresql")
 
 
@@ -50,24 +46,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
-
-
-def create_postgresql_database() -> str:
-    """Create an empty throwaway database and return its URL."""
-    name = f"referentiel_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRESQL_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return POSTGRESQL_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_postgresql_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    admin = create_engine(POSTGRESQL_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @contextmanager
