@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from portal.auth.models import User, normalize_login
 from portal.core.access import Role
 
-oauth = OAuth()
 CLIENT_NAME = "sso"
 
 
@@ -50,9 +49,12 @@ class Identity:
 
 
 def init_oidc(app: Flask) -> None:
-    oauth.init_app(app)
+    """Register the provider's client on this app (one registry per app: the provider's metadata and
+    keys it caches belong to this app's configuration)."""
     if not app.config["OIDC_METADATA_URL"]:
         return
+    oauth = OAuth(app)
+    app.extensions["oidc"] = oauth
     oauth.register(
         CLIENT_NAME,
         client_id=app.config["OIDC_CLIENT_ID"],
@@ -72,7 +74,7 @@ def sso_enabled() -> bool:
 
 
 def _client() -> Any:
-    return oauth.create_client(CLIENT_NAME)
+    return current_app.extensions["oidc"].create_client(CLIENT_NAME)
 
 
 def provider_name() -> str:
@@ -188,7 +190,11 @@ def upsert_user(session: Session, identity: Identity, role: Role) -> User:
                 "to rename or remove it.",
             )
         user = User(
-            login=identity.login, auth_source="oidc", oidc_issuer=identity.issuer, oidc_subject=identity.subject
+            login=identity.login,
+            auth_source="oidc",
+            oidc_issuer=identity.issuer,
+            oidc_subject=identity.subject,
+            active=True,
         )
         session.add(user)
     if not user.active:

@@ -110,8 +110,7 @@ def callback() -> Page:
         identity = oidc.identity_from_callback()
         role = oidc.role_for(identity)
         user = oidc.upsert_user(db.session, identity, role)
-    except oidc.SignInError as error:
-        db.session.rollback()
+    except oidc.SignInError as error:  # raised before the user is created or changed
         template = "auth/no_access.html" if error.status == 403 else "auth/sign_in_failed.html"
         return render_template(template, message=error.message, provider_name=oidc.provider_name()), error.status
     next_url = safe_next(session.get("next_after_login"))
@@ -162,8 +161,7 @@ def create_token() -> Page:
         scopes = {Scope(value) for value in request.form.getlist("scope")}
         days = request.form.get("expires_in_days", "").strip()
         token, secret = issue_token(db.session, user, request.form.get("name", ""), scopes, int(days) if days else None)
-    except (TokenError, ValueError) as error:
-        db.session.rollback()
+    except (TokenError, ValueError) as error:  # raised before anything is added to the session
         message = str(error) if isinstance(error, TokenError) else "Choose the scopes offered and a number of days."
         return _tokens_page(user, error=message, status=400)
     db.session.commit()

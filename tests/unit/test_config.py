@@ -6,6 +6,7 @@ import pytest
 
 from portal import create_app
 from portal.config import ConfigurationError, parse_boolean
+from portal.core.access import Role
 from portal.extensions import db
 
 GOOD = {"SECRET_KEY": "s3cret", "DATABASE_URL": "sqlite://"}
@@ -39,6 +40,12 @@ def test_variables_are_read_from_the_environment(monkeypatch):
         ("DATABASE_URL", "mysql://db/referentiel", "PORTAL_DATABASE_URL must be an sqlite:/// or postgresql:// URL"),
         ("REDIS_URL", "http://cache", "PORTAL_REDIS_URL must be a redis://, rediss:// or unix:// URL"),
         ("SEARCH_CACHE_SECONDS", "-1", "PORTAL_SEARCH_CACHE_SECONDS must be at least 0, got -1"),
+        ("LOCAL_LOGIN", "perhaps", "PORTAL_LOCAL_LOGIN must be true or false"),
+        ("SESSION_LIFETIME_MINUTES", "0", "PORTAL_SESSION_LIFETIME_MINUTES must be at least 1"),
+        ("OIDC_ROLE_MAP", "admins=admin", "PORTAL_OIDC_ROLE_MAP must be a JSON object"),
+        ("OIDC_ROLE_MAP", '["admin"]', "PORTAL_OIDC_ROLE_MAP must be a JSON object"),
+        ("OIDC_ROLE_MAP", '{"admins": "god"}', "PORTAL_OIDC_ROLE_MAP: unknown role 'god'; use one of reader, editor"),
+        ("OIDC_DEFAULT_ROLE", "guest", "PORTAL_OIDC_DEFAULT_ROLE: unknown role 'guest'"),
     ],
 )
 def test_malformed_value_names_the_variable(monkeypatch, name, value, message):
@@ -67,3 +74,38 @@ def test_booleans_are_read_in_the_usual_spellings(value, expected):
 def test_unreadable_boolean_names_the_variable():
     with pytest.raises(ConfigurationError, match="PORTAL_LOCAL_LOGIN must be true or false, got 'maybe'"):
         parse_boolean("LOCAL_LOGIN", "maybe")
+
+
+SSO = GOOD | {
+    "OIDC_METADATA_URL": "https://sso.bank.example/realms/bank/.well-known/openid-configuration",
+    "OIDC_CLIENT_ID": "referentiel",
+    "OIDC_CLIENT_SECRET": "from-a-kubernetes-secret",
+}
+
+
+def test_single_sign_on_is_configured_from_the_environment(monkeypatch):
+    for name, value in SSO.items():
+        monkeypatch.setenv(f"PORTAL_{name}", value)
+    monkeypatch.setenv("PORTAL_OIDC_ROLE_MAP", '{"referentiel-admins": "ADMIN", "it-staff": "reader"}')
+    monkeypatch.setenv("PORTAL_OIDC_DEFAULT_ROLE", "reader")
+    monkeypatch.setenv("PORTAL_LOCAL_LOGIN", "false")
+    app = create_app()
+    assert app.config["OIDC_ROLE_MAP"] == {"referentiel-admins": Role.ADMIN, "it-staff": Role.READER}
+    assert app.config["OIDC_DEFAULT_ROLE"] == Role.READER
+    assert app.config["LOCAL_LOGIN"] is False
+
+
+@pytest.mark.parametrize("missing", ["OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"])
+def test_single_sign_on_needs_its_client_credentials(missing):
+    with pytest.raises(ConfigurationError, match=f"PORTAL_{missing} is required"):
+        create_app({**SSO, missing: ""})
+
+
+def test_single_sign_on_needs_the_openid_scope():
+    with pytest.raises(ConfigurationError, match="must include openid"):
+        create_app(SSO | {"OIDC_SCOPES": "profile email"})
+
+
+def test_turning_off_local_login_without_single_sign_on_is_refused():
+    with pytest.raises(ConfigurationError, match="nobody could sign in"):
+        create_app(GOOD | {"LOCAL_LOGIN": "false"})
