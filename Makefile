@@ -11,11 +11,12 @@ SIZE ?= S
 export PORTAL_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/referentiel.db
 SECRET_FILE := instance/secret_key
 
-.PHONY: help install run test lint format unit bench clean
+.PHONY: help install run test lint format unit e2e bench clean
 
 help:
 	@echo "make run     serve the portal with demo data on http://$(HOST):$(PORT)"
-	@echo "make test    lint + unit tests on SQLite and PostgreSQL"
+	@echo "make test    lint + unit tests on SQLite and PostgreSQL + end-to-end tests in Chromium"
+	@echo "make e2e     end-to-end tests only (gunicorn, PostgreSQL, Redis, a real OpenID Connect provider)"
 	@echo "make lint    ruff and mypy"
 	@echo "make bench   search benchmark (SIZE=S or SIZE=L) against PostgreSQL"
 
@@ -35,14 +36,18 @@ $(SECRET_FILE):
 	$(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > $@
 	chmod 600 $@
 
-run: install $(SECRET_FILE)
-	PORTAL_SECRET_KEY=$${PORTAL_SECRET_KEY:-$$(cat $(SECRET_FILE))} $(BIN)/flask --app portal db upgrade
-	PORTAL_SECRET_KEY=$${PORTAL_SECRET_KEY:-$$(cat $(SECRET_FILE))} $(BIN)/flask --app portal demo-data --size XS --if-empty
-	@echo "Referentiel on http://$(HOST):$(PORT)  (API: http://$(HOST):$(PORT)/api/docs; Ctrl-C stops it)"
-	PORTAL_SECRET_KEY=$${PORTAL_SECRET_KEY:-$$(cat $(SECRET_FILE))} $(BIN)/gunicorn --bind $(HOST):$(PORT) \
-		--workers 2 --access-logfile - 'portal:create_app()'
+# The secret key from the environment when set, else this checkout's generated one.
+WITH_SECRET := PORTAL_SECRET_KEY=$${PORTAL_SECRET_KEY:-$$(cat $(SECRET_FILE))}
 
-test: lint unit
+run: install $(SECRET_FILE)
+	$(WITH_SECRET) $(BIN)/flask --app portal db upgrade
+	$(WITH_SECRET) $(BIN)/flask --app portal demo-data --size XS --if-empty
+	@# The local admin: its password is printed once, at creation (or taken from PORTAL_ADMIN_PASSWORD).
+	$(WITH_SECRET) $(BIN)/flask --app portal users ensure-admin
+	@echo "Referentiel on http://$(HOST):$(PORT)  (sign in as admin; API: http://$(HOST):$(PORT)/api/docs; Ctrl-C stops it)"
+	$(WITH_SECRET) $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - 'portal:create_app()'
+
+test: lint unit e2e
 
 lint: install
 	$(BIN)/ruff check portal tests bench migrations
@@ -58,8 +63,18 @@ format: install
 unit: install
 	$(BIN)/pytest tests/unit -p no:cacheprovider -q
 
+# The npm packages of the end-to-end tests (the loopback OpenID Connect provider); re-run when the lock changes.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Chromium (Debian's, at /usr/bin/chromium) against gunicorn, PostgreSQL, Redis and the test identity
+# provider, all started by tests/e2e/conftest.py. Screenshots of failing tests land in test-results/.
+e2e: install node_modules/.installed
+	$(BIN)/pytest tests/e2e -p no:cacheprovider -q --screenshot only-on-failure --output test-results
+
 bench: install
 	$(BIN)/python bench/search --size $(SIZE)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance node_modules test-results .pytest_cache .mypy_cache .ruff_cache

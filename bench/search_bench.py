@@ -115,6 +115,29 @@ def _portal_env(url: str, redis_url: str = "") -> dict[str, str]:
     return environment
 
 
+def bench_token(url: str) -> str:
+    """A read token of a bench account, so that the load passes the same access check as scripts do."""
+    environment = _portal_env(url)
+    flask = [_flask(), "--app", "portal"]
+    # Exits non-zero when the account exists already (from an earlier run): that is fine.
+    subprocess.run(
+        [*flask, "users", "create", "bench-script", "--role", "reader", "--no-password"],
+        env=environment,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    create_token = ["tokens", "create", "--user", "bench-script", "--name", "bench", "--scope", "read"]
+    created = subprocess.run(
+        [*flask, *create_token, "--expires-in-days", "1"],
+        env=environment,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return created.stdout.strip()
+
+
 # --- Query mix with known answers ---------------------------------------------------------------------
 
 
@@ -263,15 +286,16 @@ def start_server(url: str, port: int, workers: int, redis_url: str = "") -> subp
     raise SystemExit("gunicorn did not become ready within 30 s")
 
 
-def get_json(base: str, path: str) -> dict:
-    with urllib.request.urlopen(base + path, timeout=10) as response:
+def get_json(base: str, path: str, token: str) -> dict:
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
 
 # --- Measurements -------------------------------------------------------------------------------------
 
 
-def measure_relevance(base: str, mix: list[Query]) -> dict[str, dict[str, float]]:
+def measure_relevance(base: str, mix: list[Query], token: str) -> dict[str, dict[str, float]]:
     figures: dict[str, dict[str, float]] = {}
     by_category: dict[str, list[Query]] = defaultdict(list)
     for query in mix:
@@ -281,7 +305,7 @@ def measure_relevance(base: str, mix: list[Query]) -> dict[str, dict[str, float]
         queries = by_category.get(category, [])
         in_top10 = first = 0
         for query in queries:
-            results = [item["trigram"] for item in get_json(base, query.path)["results"]]
+            results = [item["trigram"] for item in get_json(base, query.path, token)["results"]]
             hit = bool(set(results[:10]) & query.relevant)
             in_top10 += hit
             first += bool(results) and results[0] in query.relevant
@@ -343,6 +367,7 @@ local paths = {}
 for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
 local counter = 0
 local next_id = 0
+wrk.headers["Authorization"] = "Bearer %(token)s"
 function setup(thread) thread:set("id", next_id); next_id = next_id + 1 end
 function init(args) counter = id * 7919 end
 function request()
@@ -361,7 +386,7 @@ end
 """
 
 
-def run_wrk(base: str, paths: list[str], clients: int, duration: int, threads: int) -> dict[str, float]:
+def run_wrk(base: str, paths: list[str], token: str, clients: int, duration: int, threads: int) -> dict[str, float]:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -369,7 +394,7 @@ def run_wrk(base: str, paths: list[str], clients: int, duration: int, threads: i
         paths_file = Path(folder) / "paths.txt"
         paths_file.write_text("\n".join(paths) + "\n")
         script = Path(folder) / "mix.lua"
-        script.write_text(WRK_SCRIPT % {"paths": paths_file})
+        script.write_text(WRK_SCRIPT % {"paths": paths_file, "token": token})
         command = [
             wrk,
             f"--threads={threads}",
@@ -448,11 +473,12 @@ def main() -> int:
     log(f"query mix: {len(mix)} queries in {len(CATEGORIES)} categories")
     paths = [query.path for query in random.Random(options.seed).sample(mix, len(mix))]
     base = f"http://127.0.0.1:{options.port}"
+    token = bench_token(url)
     server = start_server(url, options.port, options.workers)
     try:
-        relevance = measure_relevance(base, mix)
+        relevance = measure_relevance(base, mix, token)
         sql = measure_sql(url, mix)
-        uncached = run_wrk(base, paths, options.clients, options.duration, options.threads)
+        uncached = run_wrk(base, paths, token, options.clients, options.duration, options.threads)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -460,7 +486,7 @@ def main() -> int:
     if options.redis_url and redis_reachable(options.redis_url):
         server = start_server(url, options.port, options.workers, options.redis_url)
         try:
-            cached = run_wrk(base, paths, options.clients, options.duration, options.threads)
+            cached = run_wrk(base, paths, token, options.clients, options.duration, options.threads)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)

@@ -27,12 +27,17 @@ CLIENT_NAME = "sso"
 
 
 class SignInError(Exception):
-    """Single sign-on failed; `status` and `message` are what the user is shown."""
+    """Single sign-on failed; `status` and `message` are what the user is shown.
 
-    def __init__(self, status: int, message: str) -> None:
+    `no_access` tells a sign-in that worked for someone the portal refuses (no mapped group, a
+    deactivated account) from a sign-in that failed (cancelled, tampered, provider down).
+    """
+
+    def __init__(self, status: int, message: str, no_access: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.no_access = no_access
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,7 @@ def role_for(identity: Identity) -> Role:
         403,
         f"You signed in as {identity.login}, but {why}. Ask {config['ACCESS_CONTACT']} to add you to one of "
         f"these groups: {', '.join(sorted(config['OIDC_ROLE_MAP'])) or '(none configured)'}.",
+        no_access=True,
     )
 
 
@@ -198,7 +204,9 @@ def upsert_user(session: Session, identity: Identity, role: Role) -> User:
         )
         session.add(user)
     if not user.active:
-        raise SignInError(403, f"The account {user.login} is deactivated. Ask {current_app.config['ACCESS_CONTACT']}.")
+        raise SignInError(
+            403, f"The account {user.login} is deactivated. Ask {current_app.config['ACCESS_CONTACT']}.", no_access=True
+        )
     user.display_name = identity.display_name
     user.email = identity.email
     user.role = role.label

@@ -111,7 +111,7 @@ def callback() -> Page:
         role = oidc.role_for(identity)
         user = oidc.upsert_user(db.session, identity, role)
     except oidc.SignInError as error:  # raised before the user is created or changed
-        template = "auth/no_access.html" if error.status == 403 else "auth/sign_in_failed.html"
+        template = "auth/no_access.html" if error.no_access else "auth/sign_in_failed.html"
         return render_template(template, message=error.message, provider_name=oidc.provider_name()), error.status
     next_url = safe_next(session.get("next_after_login"))
     sign_in(user, id_token=identity.id_token)

@@ -93,7 +93,9 @@ def test_callback_without_a_matching_sign_in_is_refused(sso_browser):
 def test_refused_consent_is_explained(sso_browser):
     response = sso_browser.get("/auth/callback?error=access_denied&state=whatever")
     assert response.status_code == 403
-    assert "cancelled or consent was refused" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "cancelled or consent was refused" in page
+    assert "Sign-in with Bank SSO failed" in page
 
 
 def test_callback_signs_in_and_lands_on_the_page_first_asked_for(sso_browser, session, monkeypatch):

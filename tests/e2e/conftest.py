@@ -1,0 +1,279 @@
+"""End-to-end fixtures: the real portal in a real browser.
+
+Once per run: a throwaway PostgreSQL database (migrated, XS demo data, two local accounts made with the CLI), the
+loopback OpenID Connect provider, and gunicorn with two workers whose rate limits are shared through Redis under a
+prefix of this run. Everything is stopped, dropped or deleted at the end. Each test gets a fresh browser context
+(pytest-playwright's `page`), so no cookie survives from one test to the next.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tests.databases import create_postgresql_database, drop_postgresql_database
+from tests.e2e.oidc import free_port, running_oidc_provider
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The executables of the interpreter running pytest (the venv's), whatever the current directory.
+BIN = Path(sys.executable).parent
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+REDIS_URL = "redis://127.0.0.1:6379/0"
+OIDC_CLIENT_ID = "referentiel"
+PROVIDER_NAME = "Bank SSO"
+ACCESS_CONTACT = "referentiel-support@bank.example"
+CLI_TIMEOUT_S = 180
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+LOG_TAIL_LINES = 60
+
+
+@dataclass(frozen=True)
+class Account:
+    login: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class LocalAccounts:
+    """The local accounts created for this run; their passwords are random per run."""
+
+    admin: Account  # role admin
+    lockme: Account  # role reader, for the failed sign-in limit (it ends the run locked out)
+
+
+@dataclass(frozen=True)
+class LivePortal:
+    """The running portal and what it was configured with."""
+
+    url: str  # http://127.0.0.1:<port>, no trailing slash
+    log_path: Path  # gunicorn's stdout and stderr (access log included)
+    provider_issuer: str  # the test identity provider, http://127.0.0.1:<its port>
+    provider_name: str
+    access_contact: str
+    secret_key: str = field(repr=False)
+    oidc_client_secret: str = field(repr=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A failing browser test always leaves a screenshot under --output (test-results/ by default).
+    if config.getoption("--screenshot", default=None) == "off":
+        config.option.screenshot = "only-on-failure"
+
+
+def _clean_environment(**portal_settings: str) -> dict[str, str]:
+    """This process's environment without any PORTAL_* variable of the developer's, plus `portal_settings`."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PORTAL_")}
+    env.update({f"PORTAL_{name}": value for name, value in portal_settings.items()})
+    return env
+
+
+def _flask(env: dict[str, str], *args: str) -> None:
+    command = [str(BIN / "flask"), "--app", "portal", *args]
+    result = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"`flask {' '.join(args)}` exited with code {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+
+
+def _log_tail(path: Path) -> str:
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return "\n".join(lines[-LOG_TAIL_LINES:])
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (OSError, http.client.HTTPException):  # URLError, HTTPError (503 while not ready), refused
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def local_accounts() -> LocalAccounts:
+    return LocalAccounts(
+        admin=Account("localadmin", secrets.token_urlsafe(18)),
+        lockme=Account("lockme", secrets.token_urlsafe(18)),
+    )
+
+
+@pytest.fixture(scope="session")
+def portal_secret_key() -> str:
+    return secrets.token_hex(32)
+
+
+@pytest.fixture(scope="session")
+def database_url(local_accounts: LocalAccounts, portal_secret_key: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database: migrated, with the XS demo data and the local accounts."""
+    url = create_postgresql_database()
+    try:
+        env = _clean_environment(DATABASE_URL=url, SECRET_KEY=portal_secret_key)
+        _flask(env, "db", "upgrade")
+        _flask(env, "demo-data", "--size", "XS")
+        for account, role in ((local_accounts.admin, "admin"), (local_accounts.lockme, "reader")):
+            _flask(
+                {**env, "E2E_ACCOUNT_PASSWORD": account.password},
+                *("users", "create", account.login, "--role", role, "--password-env", "E2E_ACCOUNT_PASSWORD"),
+            )
+        yield url
+    finally:
+        drop_postgresql_database(url)
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of this run only; its keys are deleted at the end."""
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        raise RuntimeError(f"Redis does not answer at {REDIS_URL} ({error}): start redis-server") from None
+    prefix = f"referentiel-e2e-{secrets.token_hex(6)}:"
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def portal_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def oidc_client_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer(portal_port: int, oidc_client_secret: str) -> Iterator[str]:
+    portal = f"http://127.0.0.1:{portal_port}"
+    with running_oidc_provider(
+        free_port(),
+        client_id=OIDC_CLIENT_ID,
+        client_secret=oidc_client_secret,
+        redirect_uri=f"{portal}/auth/callback",
+        post_logout_redirect_uri=f"{portal}/auth/signed-out",
+    ) as issuer:
+        yield issuer
+
+
+@pytest.fixture(scope="session")
+def live_portal(
+    tmp_path_factory: pytest.TempPathFactory,
+    portal_port: int,
+    portal_secret_key: str,
+    database_url: str,
+    oidc_issuer: str,
+    oidc_client_secret: str,
+    redis_prefix: str,
+) -> Iterator[LivePortal]:
+    """gunicorn (2 workers) serving the portal until the end of the run; its output goes to `log_path`."""
+    url = f"http://127.0.0.1:{portal_port}"
+    log_path = tmp_path_factory.mktemp("portal") / "gunicorn.log"
+    env = _clean_environment(
+        DATABASE_URL=database_url,
+        SECRET_KEY=portal_secret_key,
+        OIDC_METADATA_URL=f"{oidc_issuer}/.well-known/openid-configuration",
+        OIDC_CLIENT_ID=OIDC_CLIENT_ID,
+        OIDC_CLIENT_SECRET=oidc_client_secret,
+        OIDC_PROVIDER_NAME=PROVIDER_NAME,
+        OIDC_ROLE_MAP='{"referentiel-admins": "admin"}',
+        ACCESS_CONTACT=ACCESS_CONTACT,
+        REDIS_URL=REDIS_URL,
+        REDIS_PREFIX=redis_prefix,
+    )
+    command = [
+        str(BIN / "gunicorn"),
+        *("--bind", f"127.0.0.1:{portal_port}", "--workers", "2", "--access-logfile", "-"),
+        "portal:create_app()",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not _answers_200(f"{url}/readyz"):
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"gunicorn exited with code {process.returncode} before it was ready; "
+                    f"last lines of {log_path}:\n{_log_tail(log_path)}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{url}/readyz did not answer 200 within {READY_TIMEOUT_S:.0f} s; "
+                    f"last lines of {log_path}:\n{_log_tail(log_path)}"
+                )
+            time.sleep(0.2)
+        yield LivePortal(
+            url=url,
+            log_path=log_path,
+            provider_issuer=oidc_issuer,
+            provider_name=PROVIDER_NAME,
+            access_contact=ACCESS_CONTACT,
+            secret_key=portal_secret_key,
+            oidc_client_secret=oidc_client_secret,
+        )
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def portal_url(live_portal: LivePortal) -> str:
+    return live_portal.url
+
+
+@pytest.fixture(scope="session")
+def base_url(portal_url: str) -> str:
+    """pytest-playwright gives it to every browser context, so that `page.goto("/path")` works too."""
+    return portal_url
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    # Playwright cannot download its own browsers here: use Debian's Chromium, headless unless --headed.
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
