@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
@@ -216,6 +216,3 @@ def update_user(user_id: int) -> BaseResponse:
     flash(f"{user.login}: {user.role}, {'active' if user.active else 'deactivated'}.", "success")
     return redirect(url_for("auth.users"), code=303)
 
-
-def login_url_for(target: str) -> str:
-    return url_for("auth.login") + "?" + urlencode({"next": target})

@@ -8,13 +8,11 @@ prefix of this run. Everything is stopped, dropped or deleted at the end. Each t
 
 from __future__ import annotations
 
-import http.client
 import os
 import secrets
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,7 @@ import pytest
 import redis
 
 from tests.databases import create_postgresql_database, drop_postgresql_database
-from tests.e2e.oidc import free_port, running_oidc_provider
+from tests.e2e.oidc import answers_200, free_port, running_oidc_provider, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The executables of the interpreter running pytest (the venv's), whatever the current directory.
@@ -103,25 +101,6 @@ def _flask(env: dict[str, str], *args: str) -> None:
 def _log_tail(path: Path) -> str:
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     return "\n".join(lines[-LOG_TAIL_LINES:])
-
-
-def _answers_200(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (OSError, http.client.HTTPException):  # URLError, HTTPError (503 while not ready), refused
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -232,7 +211,7 @@ def live_portal(
         )
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while not _answers_200(f"{url}/readyz"):
+        while not answers_200(f"{url}/readyz"):
             if process.poll() is not None:
                 raise RuntimeError(
                     f"gunicorn exited with code {process.returncode} before it was ready; "
@@ -254,7 +233,7 @@ def live_portal(
             oidc_client_secret=oidc_client_secret,
         )
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @pytest.fixture(scope="session")

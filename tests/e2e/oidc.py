@@ -40,7 +40,7 @@ def _read_log(log: IO[bytes]) -> str:
     return log.read().decode("utf-8", errors="replace").strip()
 
 
-def _discovery_answers(url: str) -> bool:
+def answers_200(url: str) -> bool:
     """Tell whether ``url`` answers 200 right now."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -50,7 +50,7 @@ def _discovery_answers(url: str) -> bool:
     return status == 200
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
     """Terminate ``process``, and kill it if it is still running after ``STOP_TIMEOUT_S`` seconds."""
     if process.poll() is not None:
         return
@@ -112,7 +112,7 @@ def running_oidc_provider(
         )
         try:
             deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            while not _discovery_answers(discovery_url):
+            while not answers_200(discovery_url):
                 if process.poll() is not None:
                     raise RuntimeError(
                         f"the test OpenID Connect provider exited with code {process.returncode} before it was ready;"
@@ -131,4 +131,4 @@ def running_oidc_provider(
                 )
             yield issuer
         finally:
-            _stop(process)
+            stop_process(process)

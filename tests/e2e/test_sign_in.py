@@ -170,16 +170,9 @@ def test_cancel_at_the_provider_is_refused_and_not_signed_in(page: Page, live_po
     refused = provider.cancel()
 
     assert refused.status == 403
+    expect(refused.heading).to_have_text(f"Sign-in with {live_portal.provider_name} failed")
     expect(refused.main).to_contain_text("Sign-in was cancelled or consent was refused")
     assert_signed_out(page, live_portal.url)
-
-
-def test_cancel_at_the_provider_says_the_sign_in_failed(page: Page, live_portal: LivePortal) -> None:
-    provider = LoginPage.open(page, live_portal.url).sign_in_with_sso(live_portal.provider_name)
-
-    refused = provider.cancel()
-
-    expect(refused.heading).to_have_text(f"Sign-in with {live_portal.provider_name} failed")
 
 
 def test_wrong_local_password_is_refused(page: Page, live_portal: LivePortal, local_accounts: LocalAccounts) -> None:
