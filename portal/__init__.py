@@ -11,7 +11,7 @@ from flask import Flask, Response, g, request
 
 from portal.config import DEFAULTS, INSTANCE_DIR, ROOT, validate_settings
 from portal.core.access import Role
-from portal.core.cache import search_cache
+from portal.core.cache import search_cache, token_cache
 from portal.core.csrf import csrf_token
 from portal.core.errors import ApiError, register_error_handlers
 from portal.core.htmx import htmx
@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     htmx.init_app(app)
     search_cache.init_app(app)
+    token_cache.init_app(app)
     rate_limiter.init_app(app)
     _register_request_hooks(app)
     _init_sign_in(app)

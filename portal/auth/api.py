@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g
 
 from portal.auth.guard import caller
-from portal.auth.models import ApiToken
+from portal.auth.tokens import TokenGrant
 from portal.core.access import Role, requires
 from portal.core.api import json_response
 
@@ -17,7 +17,7 @@ bp = Blueprint("auth_api", __name__, url_prefix="/api/v1")
 def me() -> Response:
     user = caller()
     assert user is not None
-    token: ApiToken | None = g.get("api_token")
+    token: TokenGrant | None = g.get("token_grant")
     body = {
         "login": user.login,
         "display_name": user.display_name,
@@ -29,7 +29,7 @@ def me() -> Response:
         else {
             "prefix": token.prefix,
             "name": token.name,
-            "scopes": sorted(token.scopes.split(",")),
+            "scopes": sorted(token.scopes),
             "expires_at": token.expires_at.isoformat() if token.expires_at else None,
         },
     }

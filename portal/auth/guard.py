@@ -16,8 +16,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal.auth.limits import TOKEN_PER_ADDRESS, TOKEN_PER_PREFIX
-from portal.auth.models import ApiToken, User
-from portal.auth.tokens import find_token, note_use, why_unusable
+from portal.auth.models import User
+from portal.auth.tokens import TokenGrant, TokenRefused, use_token
 from portal.core.access import Policy, Role, granted_scopes, policy_of
 from portal.core.csrf import csrf_failure
 from portal.core.errors import error_response, problem_response
@@ -47,7 +47,7 @@ def check_access() -> Reply | None:
     """Refuse the request unless the endpoint's policy allows this caller (None lets the view run)."""
     # Identify the caller afresh: requests that share an application context (the unit tests' do) share
     # `g`, where flask-login caches the user.
-    g.pop("api_token", None)
+    g.pop("token_grant", None)
     g.pop("_login_user", None)
     if request.endpoint is None:
         return None  # no such route: Flask answers 404 or 405 and no view runs
@@ -85,32 +85,28 @@ def _check_token(policy: Policy) -> Reply | None:
     wait = rate_limiter.retry_after(TOKEN_PER_PREFIX, prefix)
     if wait:
         return _too_many_bad_tokens(wait)
-    token = find_token(db.session, secret)
-    if token is None:
-        rate_limiter.record_failure(TOKEN_PER_ADDRESS, address)
-        rate_limiter.record_failure(TOKEN_PER_PREFIX, prefix)
-        return _unauthorized("This API token is unknown. Create one on the “My API tokens” page.")
-    now = utcnow()
-    problem = why_unusable(token, now)
-    if problem:
-        return _unauthorized(problem + " Create a new one on the “My API tokens” page.")
-    g.api_token = token
+    try:
+        grant = use_token(db.session, secret, utcnow())
+    except TokenRefused as refused:
+        if refused.unknown:
+            rate_limiter.record_failure(TOKEN_PER_ADDRESS, address)
+            rate_limiter.record_failure(TOKEN_PER_PREFIX, prefix)
+        return _unauthorized(refused.detail + " Create one on the “My API tokens” page.")
+    g.token_grant = grant
     assert policy.role is not None and policy.scope is not None
-    if token.user.level < policy.role:
-        return _forbidden(f"This needs the {policy.role.label} role; the token's owner is {token.user.role}.")
-    if policy.scope not in granted_scopes(token.scope_set):
-        return _forbidden(f"This needs a token with the {policy.scope} scope; this one has {token.scopes}.")
-    note_use(token, now)
-    if db.session.dirty:
-        db.session.commit()
+    if grant.role < policy.role:
+        return _forbidden(f"This needs the {policy.role.label} role; the token's owner is {grant.role.label}.")
+    if policy.scope not in granted_scopes(grant.scopes):
+        scopes = ", ".join(sorted(grant.scopes))
+        return _forbidden(f"This needs a token with the {policy.scope} scope; this one has {scopes}.")
     return None
 
 
 def caller() -> User | None:
     """The user behind this request: the token's owner for API token calls, else the signed-in user."""
-    token: ApiToken | None = g.get("api_token")
-    if token is not None:
-        return token.user
+    grant: TokenGrant | None = g.get("token_grant")
+    if grant is not None:
+        return db.session.get(User, grant.user_id)
     return current_user if current_user.is_authenticated else None
 
 

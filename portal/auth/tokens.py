@@ -3,20 +3,29 @@
 The secret has 256 bits of randomness, so a plain hash is enough (a slow KDF protects guessable
 passwords, not random keys) and lets a request find its token with one indexed look-up. The
 recognisable `ref_` prefix lets secret scanners spot a leaked token.
+
+With Redis configured, what a verified token grants is cached for a few seconds, so that a cached
+search does not pay a database round trip to check its token; any commit that changes an account or
+a token (revocation, deactivation, a new role) drops those entries at once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from portal.auth.models import ApiToken, User
-from portal.core.access import Scope
+from portal.core.access import Role, Scope
+from portal.core.cache import TOKENS_CHANGED, token_cache
 from portal.core.models import utcnow
 
 TOKEN_PREFIX = "ref_"
@@ -28,6 +37,58 @@ LAST_USED_PRECISION = timedelta(minutes=5)
 
 class TokenError(ValueError):
     """A token request that cannot be honoured; the message says why."""
+
+
+class TokenRefused(Exception):
+    """A bearer token that opens nothing: `unknown` when no token has this secret (a guess), otherwise
+    the token exists but is revoked, expired or belongs to a deactivated account."""
+
+    def __init__(self, detail: str, unknown: bool) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.unknown = unknown
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a usable token lets its bearer do, as checked at the start of a request."""
+
+    token_id: int
+    prefix: str
+    name: str
+    scopes: frozenset[Scope]
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    user_id: int
+    role: Role
+
+    @classmethod
+    def of(cls, token: ApiToken) -> TokenGrant:
+        return cls(
+            token.id,
+            token.prefix,
+            token.name,
+            token.scope_set,
+            token.expires_at,
+            token.last_used_at,
+            token.user_id,
+            token.user.level,
+        )
+
+    def to_json(self) -> bytes:
+        values: dict[str, Any] = {**self.__dict__, "scopes": sorted(self.scopes), "role": self.role.label}
+        for name in ("expires_at", "last_used_at"):
+            values[name] = values[name].isoformat() if values[name] else None
+        return json.dumps(values).encode()
+
+    @classmethod
+    def from_json(cls, body: bytes) -> TokenGrant:
+        values = json.loads(body)
+        values["scopes"] = frozenset(Scope(scope) for scope in values["scopes"])
+        values["role"] = Role.parse(values["role"])
+        for name in ("expires_at", "last_used_at"):
+            values[name] = datetime.fromisoformat(values[name]) if values[name] else None
+        return cls(**values)
 
 
 def hash_secret(token: str) -> str:
@@ -92,9 +153,37 @@ def why_unusable(token: ApiToken, now: datetime) -> str | None:
     return None
 
 
-def note_use(token: ApiToken, now: datetime) -> None:
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
-        token.last_used_at = now
+def use_token(session: Session, secret: str, now: datetime) -> TokenGrant:
+    """What the token whose secret this is grants, its use recorded; raises `TokenRefused`."""
+    cache_key = token_cache.key("verified", [("secret", hash_secret(secret))])
+    cached = token_cache.get(cache_key)
+    grant = TokenGrant.from_json(cached) if cached else None
+    if grant is None:
+        token = find_token(session, secret)
+        if token is None:
+            raise TokenRefused("This API token is unknown.", unknown=True)
+        problem = why_unusable(token, now)
+        if problem:
+            raise TokenRefused(problem, unknown=False)
+        grant = TokenGrant.of(token)
+    elif grant.expires_at is not None and grant.expires_at <= now:
+        raise TokenRefused(f"The API token {grant.prefix} expired on {grant.expires_at:%Y-%m-%d}.", unknown=False)
+    if grant.last_used_at is None or now - grant.last_used_at >= LAST_USED_PRECISION:
+        # A plain UPDATE: recording a use must not drop every cached grant as an ORM change would.
+        session.execute(update(ApiToken).where(ApiToken.id == grant.token_id).values(last_used_at=now))
+        session.commit()
+        grant = TokenGrant(**{**grant.__dict__, "last_used_at": now})
+    elif cached:
+        return grant
+    token_cache.put(cache_key, grant.to_json())
+    return grant
+
+
+@event.listens_for(Session, "before_flush")
+def _flag_account_changes(session: Session, _context: Any, _instances: Any) -> None:
+    """Cached grants must not outlive a revocation, a deactivation or a change of role."""
+    if any(isinstance(item, (User, ApiToken)) for item in chain(session.new, session.dirty, session.deleted)):
+        session.info[TOKENS_CHANGED] = True
 
 
 def revoke(token: ApiToken) -> None:

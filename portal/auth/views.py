@@ -215,4 +215,3 @@ def update_user(user_id: int) -> BaseResponse:
     db.session.commit()
     flash(f"{user.login}: {user.role}, {'active' if user.active else 'deactivated'}.", "success")
     return redirect(url_for("auth.users"), code=303)
-
