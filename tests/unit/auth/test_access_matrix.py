@@ -41,6 +41,8 @@ EXPECTED_ACCESS: dict[str, Policy] = {
     "auth.update_user": ADMIN,
     "auth_api.me": READER,
     "applications.list_": READER,
+    "applications.detail": READER,
+    "applications.export": READER,
     "applications_api.search": READER,
     "applications_api.list_": READER,
     "applications_api.detail": READER,
