@@ -57,14 +57,14 @@ def _init_sign_in(app: Flask) -> None:
     from portal.auth.guard import can, register_access_guard
     from portal.auth.oidc import init_oidc
     from portal.auth.sessions import init_sessions
-    from portal.core.navigation import sections_for
+    from portal.core.navigation import optional_url, sections_for
 
     register_security_headers(app)
     init_sessions(app)
     init_oidc(app)
     # After the request id is assigned, before any view: nothing runs for a caller the policy refuses.
     register_access_guard(app)
-    app.jinja_env.globals.update(can=can, navigation=sections_for)
+    app.jinja_env.globals.update(can=can, navigation=sections_for, optional_url=optional_url)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -73,10 +73,12 @@ def _register_blueprints(app: Flask) -> None:
     from portal.auth.api import bp as auth_api
     from portal.auth.views import bp as auth_views
     from portal.entities.api import bp as entities_api
+    from portal.entities.views import bp as entities_views
     from portal.health.views import bp as health
     from portal.interfaces.api import bp as interfaces_api
     from portal.openapi.views import bp as openapi
     from portal.people.api import bp as people_api
+    from portal.people.views import bp as people_views
     from portal.search.api import bp as search_api
 
     for blueprint in (
@@ -85,7 +87,9 @@ def _register_blueprints(app: Flask) -> None:
         auth_api,
         applications_views,
         applications_api,
+        entities_views,
         entities_api,
+        people_views,
         people_api,
         interfaces_api,
         search_api,

@@ -107,9 +107,12 @@ db = Database()
 
 
 def vacuum_analyze(engine: Engine) -> None:
-    """After a bulk load on PostgreSQL: refresh planner statistics and the visibility map, so that the
-    first searches do not pay for the load. (SQLite needs nothing.)"""
-    if engine.dialect.name != "postgresql":
+    """After a bulk load: refresh planner statistics (and on PostgreSQL the visibility map), so that the
+    first searches do not pay for the load. Without statistics SQLite picks the environment kind index
+    for "has a prod environment" and scans every prod environment once per application."""
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("SET statement_timeout = 0"))  # minutes on a large referential

@@ -3,6 +3,9 @@
 (function () {
   "use strict";
 
+  // Lets the stylesheet hide what only browsers without JavaScript need (the "Apply filters" button).
+  document.documentElement.classList.add("js");
+
   function isTyping(target) {
     return target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
   }

@@ -7,15 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, bindparam, case, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 from werkzeug.datastructures import MultiDict
 
 from portal.applications.models import APPLICATION_STATUSES, Application, normalize_trigram
 from portal.core.api import choice, search_text
 from portal.core.errors import ApiError
 from portal.core.text import like_prefix
-from portal.entities.queries import select_subtree_ids
+from portal.entities.models import Entity
+from portal.entities.queries import get_ancestors, select_subtree_ids
 from portal.environments.models import ENVIRONMENT_KINDS, Environment
 from portal.interfaces.models import Interface
 from portal.people.models import STAKEHOLDER_ROLES, Person, Stakeholder, normalize_login
@@ -164,6 +165,23 @@ def select_interfaces_of(application_id: int) -> Select:
     )
 
 
+def select_ancestor_ids(entity_id: int) -> Select:
+    """Ids of the entity `entity_id` and of every entity above it, up to the root (a recursive CTE, both
+    engines; UNION rather than UNION ALL so that a cycle in the tree ends the walk instead of looping)."""
+    tree = select(Entity.id, Entity.parent_id).where(Entity.id == entity_id).cte("ancestors", recursive=True)
+    parent = aliased(Entity)
+    tree = tree.union(select(parent.id, parent.parent_id).join(tree, parent.id == tree.c.parent_id))
+    return select(tree.c.id)
+
+
+def get_entity_path(session: Session, entity: Entity) -> list[Entity]:
+    """The entity's ancestors, from the root down to its parent, loaded in one statement: walking
+    `Entity.parent` afterwards finds each of them in the session instead of querying level by level."""
+    if entity.parent_id is not None:
+        session.scalars(select(Entity).where(Entity.id.in_(select_ancestor_ids(entity.parent_id)))).all()
+    return get_ancestors(entity)
+
+
 def suggest_trigrams(session: Session, trigram: str, limit: int = 5) -> list[str]:
     """Existing trigrams one typo away from `trigram`, or starting like it: the "did you mean" list."""
     wanted = normalize_trigram(trigram)[:7]
@@ -179,3 +197,77 @@ def suggest_trigrams(session: Session, trigram: str, limit: int = 5) -> list[str
     close = [candidate for candidate in candidates if within_one_edit(wanted, candidate)]
     starting = [candidate for candidate in candidates if candidate.startswith(wanted[:2]) and candidate not in close]
     return (close + starting)[:limit]
+
+
+# The export streams flat rows (no ORM objects, nothing kept in the identity map), one chunk of
+# applications at a time; their stakeholders and environments are fetched per chunk, for the ids in
+# the bind parameter `application_ids`.
+
+
+def _application_rows() -> Select:
+    return select(
+        Application.id,
+        Application.trigram,
+        Application.name,
+        Application.description,
+        Application.status,
+        Application.criticality,
+        Entity.code.label("entity_code"),
+        Application.go_live_date,
+        Application.end_of_support_date,
+        Application.decommission_date,
+        Application.tags,
+        Application.documentation_url,
+    ).outerjoin(Entity, Entity.id == Application.entity_id)
+
+
+def select_application_rows(shape: FilterShape) -> Select:
+    """Every application the filters of `shape` let through (values from `filter_parameters`), in the
+    order of `shape.sort` (the listing's order), as flat rows: the workbook's columns, the entity code
+    and the id."""
+    return _application_rows().where(*filter_conditions(shape)).order_by(*sort_order(shape.sort, None))
+
+
+def select_application_rows_by_trigram() -> Select:
+    """The same rows as `select_application_rows` for the trigrams in the bind parameter `trigrams`,
+    in no particular order."""
+    return _application_rows().where(Application.trigram.in_(bindparam("trigrams", expanding=True)))
+
+
+def select_stakeholder_rows() -> Select:
+    """(application id, trigram, login, role, name, email) of the applications in `application_ids`,
+    per application by role (in `STAKEHOLDER_ROLES` order), then in the order they were added."""
+    role_order = case({role: index for index, role in enumerate(STAKEHOLDER_ROLES)}, value=Stakeholder.role)
+    return (
+        select(
+            Stakeholder.application_id,
+            Application.trigram,
+            Person.login,
+            Stakeholder.role,
+            Person.display_name,
+            Person.email,
+        )
+        .join(Person, Person.id == Stakeholder.person_id)
+        .join(Application, Application.id == Stakeholder.application_id)
+        .where(Stakeholder.application_id.in_(bindparam("application_ids", expanding=True)))
+        .order_by(Stakeholder.application_id, role_order, Stakeholder.id)
+    )
+
+
+def select_environment_rows() -> Select:
+    """(application id, trigram, kind, name, URL, status) of the environments of the applications in
+    `application_ids`, per application by kind (in `ENVIRONMENT_KINDS` order), then by name."""
+    kind_order = case({kind: index for index, kind in enumerate(ENVIRONMENT_KINDS)}, value=Environment.kind)
+    return (
+        select(
+            Environment.application_id,
+            Application.trigram,
+            Environment.kind,
+            Environment.name,
+            Environment.url,
+            Environment.status,
+        )
+        .join(Application, Application.id == Environment.application_id)
+        .where(Environment.application_id.in_(bindparam("application_ids", expanding=True)))
+        .order_by(Environment.application_id, kind_order, Environment.name)
+    )

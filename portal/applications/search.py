@@ -123,6 +123,33 @@ def search_applications(
     return ApplicationPage(results=results, count=total, count_is_estimate=estimated)
 
 
+def select_matching_ids(
+    session: Session, filters: ApplicationFilters, exact_count_limit: int = 500
+) -> tuple[Select | None, dict[str, Any]]:
+    """The ids of every application the search (or listing) would return, with its bind parameters.
+
+    A text search gives its ranked candidates (each arm capped as in `search_applications`); None when
+    the text is empty of anything searchable. Facets count over these ids.
+    """
+    dialect = session.get_bind().dialect.name
+    shape = FilterShape.of(filters)
+    parameters = filter_parameters(filters) | {"cap": exact_count_limit}
+    if not filters.q:
+        return _listing_statements(dialect, shape)[2], parameters
+    query = ParsedQuery.parse(filters.q)
+    if query.is_empty and not query.trigram_prefix:
+        return None, parameters
+    query = with_typo_alternatives(session, query)
+    search_shape, search_parameters = _plan(session, query, shape, backend_for(dialect), exact_count_limit)
+    return _candidate_ids(search_shape), parameters | search_parameters
+
+
+@lru_cache(maxsize=256)
+def _candidate_ids(shape: SearchShape) -> Select:
+    candidates = _candidates(shape)
+    return select(candidates.c.application_id)
+
+
 def _plan(
     session: Session, query: ParsedQuery, filters: FilterShape, backend: SearchBackend, cap: int
 ) -> tuple[SearchShape, dict[str, Any]]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from flask import current_app, request
+from flask import current_app, request, url_for
 
 from portal.core.access import Role
 
@@ -36,3 +37,8 @@ def sections_for(role: Role | None) -> list[tuple[Section, bool]]:
         for section in SECTIONS
         if section.endpoint in current_app.view_functions and role >= section.role
     ]
+
+
+def optional_url(endpoint: str, **values: Any) -> str | None:
+    """The URL of `endpoint`, or None while that page does not exist (templates then show plain text)."""
+    return url_for(endpoint, **values) if endpoint in current_app.view_functions else None

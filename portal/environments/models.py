@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import Base, TimestampMixin, enum_check
@@ -23,6 +23,8 @@ class Environment(TimestampMixin, Base):
     __tablename__ = "environment"
     __table_args__ = (
         UniqueConstraint("application_id", "name"),
+        # Facet counts and the environment filter read (application, kind) alone.
+        Index("ix_environment_application_id_kind", "application_id", "kind"),
         CheckConstraint(enum_check("kind", ENVIRONMENT_KINDS), name="kind"),
         CheckConstraint(enum_check("status", ENVIRONMENT_STATUSES), name="status"),
     )

@@ -73,3 +73,36 @@ def select_roles_of(person_id: int) -> Select:
         .where(Stakeholder.person_id == person_id)
         .order_by(Application.trigram, Stakeholder.role)
     )
+
+
+@dataclass(frozen=True)
+class HeldApplication:
+    """An application on which a person holds a role, as the person page lists it."""
+
+    trigram: str
+    name: str
+    status: str
+    entity_code: str | None
+    entity_name: str | None
+
+
+def get_roles_by_role(session: Session, person_id: int) -> dict[str, list[HeldApplication]]:
+    """The applications on which the person holds each role, roles in `STAKEHOLDER_ROLES` order and only
+    those held, applications by trigram: one statement (the same rows as the API's `roles`)."""
+    held: dict[str, list[HeldApplication]] = {role: [] for role in STAKEHOLDER_ROLES}
+    for role, application, entity in session.execute(select_roles_of(person_id)):
+        held.setdefault(role, []).append(
+            HeldApplication(
+                application.trigram,
+                application.name,
+                application.status,
+                entity.code if entity else None,
+                entity.name if entity else None,
+            )
+        )
+    return {role: applications for role, applications in held.items() if applications}
+
+
+def suggest_people(session: Session, text: str, limit: int = 5) -> list[Person]:
+    """Up to `limit` people whose name, login or email contains `text`: suggestions for an unknown login."""
+    return list(session.scalars(select_people(PersonFilters(q=text.strip()[:200])).limit(limit)))
