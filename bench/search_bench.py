@@ -108,7 +108,8 @@ def _flask() -> str:
 
 
 def _portal_env(url: str, redis_url: str = "") -> dict[str, str]:
-    environment = os.environ | {"PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEY": os.urandom(16).hex()}
+    secret_key = os.environ.get("PORTAL_SECRET_KEY") or os.urandom(16).hex()
+    environment = os.environ | {"PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEY": secret_key}
     environment["PORTAL_REDIS_URL"] = redis_url
     # A fresh key prefix per run: the cache starts empty.
     environment["PORTAL_REDIS_PREFIX"] = f"referentiel-bench-{os.urandom(4).hex()}:"
@@ -367,7 +368,7 @@ local paths = {}
 for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
 local counter = 0
 local next_id = 0
-wrk.headers["Authorization"] = "Bearer %(token)s"
+%(headers)s
 function setup(thread) thread:set("id", next_id); next_id = next_id + 1 end
 function init(args) counter = id * 7919 end
 function request()
@@ -386,7 +387,10 @@ end
 """
 
 
-def run_wrk(base: str, paths: list[str], token: str, clients: int, duration: int, threads: int) -> dict[str, float]:
+def run_wrk(
+    base: str, paths: list[str], headers: dict[str, str], clients: int, duration: int, threads: int
+) -> dict[str, float]:
+    """Drive `paths` round-robin from `clients` connections for `duration` seconds, sending `headers`."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -394,7 +398,10 @@ def run_wrk(base: str, paths: list[str], token: str, clients: int, duration: int
         paths_file = Path(folder) / "paths.txt"
         paths_file.write_text("\n".join(paths) + "\n")
         script = Path(folder) / "mix.lua"
-        script.write_text(WRK_SCRIPT % {"paths": paths_file, "token": token})
+        lua_headers = "\n".join(
+            f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}" for name, value in headers.items()
+        )
+        script.write_text(WRK_SCRIPT % {"paths": paths_file, "headers": lua_headers})
         command = [
             wrk,
             f"--threads={threads}",
@@ -474,11 +481,12 @@ def main() -> int:
     paths = [query.path for query in random.Random(options.seed).sample(mix, len(mix))]
     base = f"http://127.0.0.1:{options.port}"
     token = bench_token(url)
+    auth = {"Authorization": f"Bearer {token}"}
     server = start_server(url, options.port, options.workers)
     try:
         relevance = measure_relevance(base, mix, token)
         sql = measure_sql(url, mix)
-        uncached = run_wrk(base, paths, token, options.clients, options.duration, options.threads)
+        uncached = run_wrk(base, paths, auth, options.clients, options.duration, options.threads)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -486,7 +494,7 @@ def main() -> int:
     if options.redis_url and redis_reachable(options.redis_url):
         server = start_server(url, options.port, options.workers, options.redis_url)
         try:
-            cached = run_wrk(base, paths, token, options.clients, options.duration, options.threads)
+            cached = run_wrk(base, paths, auth, options.clients, options.duration, options.threads)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)

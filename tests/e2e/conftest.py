@@ -13,13 +13,14 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.databases import create_postgresql_database, drop_postgresql_database
 from tests.e2e.oidc import answers_200, free_port, running_oidc_provider, stop_process
@@ -256,3 +257,43 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture(scope="session")
+def signed_in_state(
+    browser: Browser, browser_context_args: dict[str, Any], live_portal: LivePortal, local_accounts: LocalAccounts
+) -> dict[str, Any]:
+    """The cookies of a browser signed in once, through the real form, as the local admin."""
+    context = browser.new_context(**browser_context_args)
+    page = context.new_page()
+    page.goto(f"{live_portal.url}/auth/login")
+    page.get_by_label("Login", exact=True).fill(local_accounts.admin.login)
+    page.get_by_label("Password", exact=True).fill(local_accounts.admin.password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_url(f"{live_portal.url}/")
+    state = context.storage_state()
+    context.close()
+    return dict(state)
+
+
+@pytest.fixture
+def signed_in_context(
+    browser: Browser, browser_context_args: dict[str, Any], signed_in_state: dict[str, Any]
+) -> Iterator[Callable[..., BrowserContext]]:
+    """`signed_in_context(**options)`: a new browser context with the admin's session (closed after the test)."""
+    contexts: list[BrowserContext] = []
+
+    def open_context(**options: Any) -> BrowserContext:
+        context = browser.new_context(**{**browser_context_args, **options}, storage_state=signed_in_state)
+        contexts.append(context)
+        return context
+
+    yield open_context
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def signed_in_page(signed_in_context: Callable[..., BrowserContext]) -> Page:
+    """A page of a browser signed in as the local admin."""
+    return signed_in_context().new_page()

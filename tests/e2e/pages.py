@@ -56,12 +56,16 @@ class UserMenu:
 
 
 class SearchPage:
-    """The home page: the search form and the results table."""
+    """The home page: the search box, the facets, the results and their pagination."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.search_box = page.get_by_label("Search by trigram, name, person, hostname or URL")
-        self.results = page.get_by_role("table")
+        self.search_box = page.get_by_label("Find an application by trigram, name, person, hostname or URL")
+        self.results = page.get_by_role("region", name="Results")
+        self.result_items = self.results.get_by_role("list").first.get_by_role("listitem")
+        self.status = page.get_by_role("status").filter(has_text="application")
+        self.filters = page.get_by_role("complementary", name="Filters")
+        self.pages = page.get_by_role("navigation", name="Pages")
         self.user_menu = UserMenu(page)
 
     @staticmethod
@@ -82,6 +86,13 @@ class SearchPage:
     def trigram(self, trigram: str) -> Locator:
         """The link of an application in the results, named by its trigram."""
         return self.results.get_by_role("link", name=trigram, exact=True)
+
+    def facet(self, name: str) -> Locator:
+        """A facet's checkbox, by the label it shows ("Production", "Prod", "Owner"...)."""
+        return self.filters.get_by_role("checkbox", name=name, exact=False)
+
+    def first_result_link(self) -> Locator:
+        return self.result_items.first.get_by_role("link").first
 
 
 class LoginPage:
@@ -243,3 +254,16 @@ class TokensPage:
     def revoke(self, name: str) -> TokensPage:
         self.revoke_button(name).click()
         return TokensPage(self.page)
+
+
+class ApplicationPage:
+    """One application's page: its trigram and name in the main heading, then everything about it."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.heading = page.get_by_role("heading", level=1)
+
+    @classmethod
+    def open(cls, page: Page, portal_url: str, trigram: str) -> ApplicationPage:
+        page.goto(f"{portal_url}/applications/{trigram}")
+        return cls(page)

@@ -42,7 +42,7 @@ def assert_back_button_shows_no_data(page: Page, *allowed_url_prefixes: str) -> 
         page.go_back()
         if page.url == "about:blank":  # every browser context starts on it: the whole history is walked
             return
-        expect(page.get_by_role("table")).not_to_be_visible()
+        expect(page.get_by_role("region", name="Results")).not_to_be_visible()
         expect(page.get_by_role("link", name="BCA", exact=True)).not_to_be_visible()
         expect(page).to_have_url(allowed)
     raise AssertionError(f"still not back at the start of the history after {MAX_BACK_STEPS} steps back")
