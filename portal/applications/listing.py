@@ -109,8 +109,10 @@ class SearchView:
         return self.url(**{name: [item for item in values if item != value] if value in values else [*values, value]})
 
     def export_url(self, format_: str) -> str:
+        """The export of every page of this search, the page's own filters (an entity page's) included."""
         params = [(name, value) for name, value in self.args.items(multi=True) if name not in {"page", "page_size"}]
-        return url_for("applications.export") + "?" + urlencode([*params, ("format", format_)])
+        fixed = [(name, value) for name, value in self.fixed.items() if name not in self.args]
+        return url_for("applications.export") + "?" + urlencode([*params, *fixed, ("format", format_)])
 
     def role_label(self, role: str) -> str:
         return ROLE_LABELS.get(role, role)

@@ -207,7 +207,7 @@ def test_entity_page_facets_leave_the_entity_out_of_the_url(client, tree):
     page = page_of(client.get("/entities/DSI?status=build"))
     assert re.findall(r'class="trigram" href="/applications/(\w+)"', page) == ["BCA2"]
     assert 'name="status" value="build" checked' in page
-    assert 'name="entity"' not in page and "entity=" not in page
+    assert 'name="entity"' not in page and not re.search(r'hx-get="[^"]*entity=', page)
     assert re.search(r'<a href="/entities/DSI" hx-get="/entities/DSI">Clear filters</a>', page)
 
 
@@ -286,3 +286,11 @@ def test_entity_page_statements_do_not_grow_with_children_and_applications(clien
     few, many = statements_for("AAA", 3), statements_for("BBB", 30)
     assert few == many, f"{few} statements for 3 children, {many} for 30"
     assert many <= 15
+
+
+def test_entity_page_exports_its_subtree(client, tree):
+    page = unescape(page_of(client.get("/entities/dsi-pay?status=production")))
+    export = re.search(r'href="(/export\?[^"]+format=csv)"', page).group(1)
+    assert "entity=DSI-PAY" in export and "status=production" in export
+    lines = client.get(export).get_data(as_text=True).splitlines()
+    assert [line.split(",")[0].lstrip("\ufeff") for line in lines[1:]] == ["BCA"]
