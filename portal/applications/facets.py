@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, String, cast, func, literal, select, union_all
+from sqlalchemy import CompoundSelect, Select, String, bindparam, cast, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from portal.applications.models import APPLICATION_STATUSES, Application
@@ -71,10 +72,8 @@ def count_facets(session: Session, filters: ApplicationFilters, exact_count_limi
         ids, parameters = select_matching_ids(session, others, exact_count_limit)
         if ids is None:
             continue
-        # Computed once for every dimension of the group (PostgreSQL materialises a CTE used twice).
-        matching = select(ids.cte("matching").c[0])
-        statement = union_all(*(COUNTERS[dimension](matching, filters, dimension) for dimension in dimensions))
-        for dimension, value, count in session.execute(statement, parameters):
+        statement = _facet_statement(ids, tuple(dimensions), bool(filters.person))
+        for dimension, value, count in session.execute(statement, parameters | {"facet_person": filters.person}):
             counts[dimension][value] = count
     return Facets(
         status=_values(APPLICATION_STATUSES, counts["status"], filters.status, {}),
@@ -87,7 +86,16 @@ def count_facets(session: Session, filters: ApplicationFilters, exact_count_limi
 EMPTY: dict[str, Any] = {"status": (), "environment": (), "role": (), "entity": None}
 
 
-def _count_statuses(ids: Select, filters: ApplicationFilters, dimension: str) -> Select:
+@lru_cache(maxsize=512)
+def _facet_statement(ids: Select, dimensions: tuple[str, ...], with_person: bool) -> CompoundSelect:
+    """One statement counting `dimensions` over `ids`, built once per shape (`ids` are cached statements:
+    building and keying a statement this size costs more than running it)."""
+    # Computed once for every dimension (PostgreSQL materialises a CTE used more than once).
+    matching = select(ids.cte("matching").c[0])
+    return union_all(*(COUNTERS[dimension](matching, with_person, dimension) for dimension in dimensions))
+
+
+def _count_statuses(ids: Select, with_person: bool, dimension: str) -> Select:
     return (
         select(literal(dimension).label("dimension"), Application.status.label("value"), func.count())
         .where(Application.id.in_(ids))
@@ -95,7 +103,7 @@ def _count_statuses(ids: Select, filters: ApplicationFilters, dimension: str) ->
     )
 
 
-def _count_environments(ids: Select, filters: ApplicationFilters, dimension: str) -> Select:
+def _count_environments(ids: Select, with_person: bool, dimension: str) -> Select:
     return (
         select(
             literal(dimension).label("dimension"),
@@ -107,7 +115,7 @@ def _count_environments(ids: Select, filters: ApplicationFilters, dimension: str
     )
 
 
-def _count_roles(ids: Select, filters: ApplicationFilters, dimension: str) -> Select:
+def _count_roles(ids: Select, with_person: bool, dimension: str) -> Select:
     statement = (
         select(
             literal(dimension).label("dimension"),
@@ -117,13 +125,14 @@ def _count_roles(ids: Select, filters: ApplicationFilters, dimension: str) -> Se
         .where(Stakeholder.application_id.in_(ids))
         .group_by(Stakeholder.role)
     )
-    if filters.person:
+    if with_person:
         # With a person chosen, the roles are theirs.
-        statement = statement.where(Stakeholder.person_id.in_(select(Person.id).where(Person.login == filters.person)))
+        person = select(Person.id).where(Person.login == bindparam("facet_person"))
+        statement = statement.where(Stakeholder.person_id.in_(person))
     return statement
 
 
-def _count_entities(ids: Select, filters: ApplicationFilters, dimension: str) -> Select:
+def _count_entities(ids: Select, with_person: bool, dimension: str) -> Select:
     return (
         select(literal(dimension).label("dimension"), cast(Application.entity_id, String).label("value"), func.count())
         .where(Application.id.in_(ids), Application.entity_id.is_not(None))

@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import event
 
 from portal import __version__
+from portal.applications.queries import find_application
+from portal.people.queries import find_person
 from tests.unit.builders import (
     add_stakeholder,
     make_application,
@@ -194,3 +196,14 @@ def test_search_page_statements_do_not_grow_with_the_results(client, session, co
     few, many = statements_for(3, "AAA"), statements_for(40, "BBB")
     assert few == many
     assert many <= 20
+
+
+def test_role_facet_counts_the_chosen_persons_roles(client, session, referential):
+    other = make_person(session, "mmartin", "Marie Martin")
+    add_stakeholder(session, find_application(session, "BCA2"), other, "support")
+    add_stakeholder(session, find_application(session, "BCA2"), find_person(session, "jdupont"), "tech_lead")
+    reindex(session)
+    page = page_of(client.get("/?person=jdupont"))
+    assert facet_count(page, "role", "owner") == 1
+    assert facet_count(page, "role", "tech_lead") == 1
+    assert facet_count(page, "role", "support") is None  # Marie's role, not Jean's
