@@ -19,16 +19,8 @@ from portal.applications.models import TRIGRAM_PATTERN, Application, normalize_t
 from portal.applications.queries import get_entity_path, select_interfaces_of
 from portal.core.navigation import optional_url
 from portal.environments.models import ENVIRONMENT_KINDS, Environment
-from portal.people.models import STAKEHOLDER_ROLES, Stakeholder
+from portal.people.models import ROLE_LABELS, STAKEHOLDER_ROLES, Stakeholder
 
-ROLE_LABELS = {
-    "owner": "Owner",
-    "it_owner": "IT owner",
-    "business_owner": "Business owner",
-    "tech_lead": "Tech lead",
-    "support": "Support",
-    "security": "Security",
-}
 COMPONENT_LABELS = {
     "server": "Server",
     "database": "Database",

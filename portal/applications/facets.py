@@ -23,16 +23,8 @@ from portal.applications.queries import ApplicationFilters
 from portal.applications.search import select_matching_ids
 from portal.entities.models import Entity
 from portal.environments.models import ENVIRONMENT_KINDS, Environment
-from portal.people.models import STAKEHOLDER_ROLES, Person, Stakeholder
+from portal.people.models import ROLE_LABELS, STAKEHOLDER_ROLES, Person, Stakeholder
 
-ROLE_LABELS = {
-    "owner": "Owner",
-    "it_owner": "IT owner",
-    "business_owner": "Business owner",
-    "tech_lead": "Tech lead",
-    "support": "Support",
-    "security": "Security",
-}
 ENVIRONMENT_LABELS = {"dev": "Dev", "uat": "UAT", "preprod": "Pre-prod", "prod": "Prod", "dr": "DR"}
 
 

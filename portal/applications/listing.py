@@ -15,7 +15,7 @@ from flask import Response, current_app, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from portal.applications.facets import ROLE_LABELS, Facets, count_facets
+from portal.applications.facets import Facets, count_facets
 from portal.applications.models import TRIGRAM_PATTERN
 from portal.applications.queries import ApplicationFilters, suggest_trigrams
 from portal.applications.search import ApplicationPage, search_applications
@@ -23,6 +23,7 @@ from portal.core.api import lowercase_args
 from portal.core.cache import search_cache
 from portal.core.htmx import is_partial, vary_on_htmx
 from portal.core.pagination import PageRequest
+from portal.people.models import ROLE_LABELS
 
 PAGE_SIZE = 25
 SORT_LABELS = {

@@ -14,6 +14,15 @@ if TYPE_CHECKING:
     from portal.applications.models import Application
 
 STAKEHOLDER_ROLES = ("owner", "it_owner", "business_owner", "tech_lead", "support", "security")
+# How the pages name each role.
+ROLE_LABELS = {
+    "owner": "Owner",
+    "it_owner": "IT owner",
+    "business_owner": "Business owner",
+    "tech_lead": "Tech lead",
+    "support": "Support",
+    "security": "Security",
+}
 
 
 def normalize_login(value: str) -> str:

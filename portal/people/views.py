@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template
 
-from portal.applications.facets import ROLE_LABELS
 from portal.core.access import Role, requires
 from portal.entities.queries import get_ancestors
 from portal.extensions import db
-from portal.people.models import normalize_login
+from portal.people.models import ROLE_LABELS, normalize_login
 from portal.people.queries import find_person, get_roles_by_role, suggest_people
 
 bp = Blueprint("people", __name__)
