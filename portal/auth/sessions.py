@@ -90,6 +90,8 @@ def sign_in(user: User, id_token: str | None = None) -> None:
         )
     )
     user.last_login_at = now
+    # Expired sessions are useless: each sign-in clears the user's own, so the table stays small.
+    db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id, LoginSession.expires_at < now))
     db.session.commit()
     user.session_key = key
     session.permanent = True

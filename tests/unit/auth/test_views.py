@@ -295,3 +295,11 @@ def test_https_gets_hsts_and_secure_cookies(anonymous_client):
 def test_plain_http_cookie_is_httponly_and_lax(anonymous_client):
     cookie = anonymous_client.get("/auth/login").headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_sign_in_clears_the_users_expired_sessions(anonymous_client, session):
+    user = make_user(session, "alice", password=PASSWORD)
+    make_login_session(session, user, expires_in=timedelta(seconds=-1))
+    post_login(anonymous_client, "alice", PASSWORD)
+    sessions = session.scalars(select(LoginSession).where(LoginSession.user_id == user.id)).all()
+    assert len(sessions) == 1 and sessions[0].expires_at > utcnow()
