@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from portal.applications.listing import build_search_view
+from portal.applications.listing import search_response
 from portal.core.access import Role, requires
 from portal.core.api import lowercase_args
-from portal.core.htmx import is_partial, vary_on_htmx
+from portal.core.htmx import is_partial
 from portal.entities.queries import EntityFilters, get_entity_tree
 from portal.extensions import db
 
@@ -36,8 +36,6 @@ def detail(code: str) -> Response:
             abort(404, f"No entity has the code {wanted}.")
         html = render_template("entities/not_found.html", code=wanted, suggestions=tree.similar(wanted))
         return current_app.make_response((html, 404))
-    view = build_search_view(db.session, request.args, endpoint="entities.detail", entity=entity.code)
-    partial = is_partial()
-    template = "applications/_search.html" if partial else "entities/detail.html"
-    html = render_template(template, entity=entity, view=view, is_fragment=partial)
-    return vary_on_htmx(current_app.make_response(html))
+    return search_response(
+        db.session, "entities/detail.html", "entities.detail", {"entity": entity.code}, entity=entity
+    )
