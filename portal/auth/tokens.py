@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from portal.auth.models import ApiToken, User
@@ -182,8 +182,19 @@ def use_token(session: Session, secret: str, now: datetime) -> TokenGrant:
 @event.listens_for(Session, "before_flush")
 def _flag_account_changes(session: Session, _context: Any, _instances: Any) -> None:
     """Cached grants must not outlive a revocation, a deactivation or a change of role."""
-    if any(isinstance(item, (User, ApiToken)) for item in chain(session.new, session.dirty, session.deleted)):
+    changed = chain(session.new, session.deleted, (item for item in session.dirty if _changes_grants(item)))
+    if any(isinstance(item, (User, ApiToken)) for item in changed):
         session.info[TOKENS_CHANGED] = True
+
+
+def _changes_grants(item: object) -> bool:
+    """Whether this change can alter what a token grants (a sign-in's new last_login_at cannot)."""
+    if isinstance(item, ApiToken):
+        return True
+    if isinstance(item, User):
+        state = inspect(item)
+        return any(state.attrs[name].history.has_changes() for name in ("role", "active"))
+    return False
 
 
 def revoke(token: ApiToken) -> None:

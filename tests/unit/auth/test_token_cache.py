@@ -16,6 +16,7 @@ from sqlalchemy import event
 
 from portal.core.access import Scope
 from portal.core.cache import search_cache, token_cache
+from portal.core.models import utcnow
 from tests.unit.builders import make_application, make_token, make_user, reindex
 from tests.unit.conftest import CSRF_TOKEN, sign_in_as
 
@@ -103,3 +104,15 @@ def test_tokens_still_work_when_redis_is_down(app, anonymous_client, caches, scr
     broken.config.update(REDIS_URL="redis://127.0.0.1:1/0", REDIS_PREFIX="unreachable:")
     token_cache.init_app(broken)
     assert anonymous_client.get("/api/v1/me", headers=headers).status_code == 200
+
+
+def test_a_sign_in_keeps_the_cached_grants(session, caches, script):
+    user, _, _ = script
+    generation = redis.Redis.from_url(REDIS_URL).get(token_cache._generation_key)
+    user.last_login_at = utcnow()
+    user.display_name = "Renamed"
+    session.commit()
+    assert redis.Redis.from_url(REDIS_URL).get(token_cache._generation_key) == generation
+    user.active = False
+    session.commit()
+    assert redis.Redis.from_url(REDIS_URL).get(token_cache._generation_key) != generation
