@@ -7,7 +7,6 @@ import re
 from datetime import date, timedelta
 
 from flask import Flask
-from sqlalchemy import event
 
 from portal.core.navigation import optional_url
 from tests.unit.builders import (
@@ -18,6 +17,7 @@ from tests.unit.builders import (
     make_interface,
     make_person,
 )
+from tests.unit.statements import count_statements
 
 # Enough for the sign-in check and the page's eager loads; what matters is that it does not grow.
 STATEMENT_BOUND = 20
@@ -232,18 +232,8 @@ def build_application(session, trigram: str, count: int, entity) -> None:
         make_interface(session, application, make_application(session, f"{trigram}O{number}"))
 
 
-def count_statements(client, connection, trigram: str) -> int:
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
-        page_of(client, trigram)
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
-    return len(statements)
+def statements_for_page(client, connection, trigram: str) -> int:
+    return count_statements(connection, lambda: page_of(client, trigram))
 
 
 def test_page_runs_a_fixed_number_of_statements(client, session, connection):
@@ -252,7 +242,7 @@ def test_page_runs_a_fixed_number_of_statements(client, session, connection):
     build_application(session, "ONE", 1, team)
     build_application(session, "TEN", 10, team)
     page_of(client, "ONE")  # the first request of a browser may do one-off work (session, caches)
-    one = count_statements(client, connection, "ONE")
-    ten = count_statements(client, connection, "TEN")
+    one = statements_for_page(client, connection, "ONE")
+    ten = statements_for_page(client, connection, "TEN")
     assert one == ten, f"{one} statements for 1 of each, {ten} for 10 of each"
     assert ten <= STATEMENT_BOUND

@@ -7,7 +7,6 @@ from html import unescape
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from sqlalchemy import event
 
 from portal import __version__
 from portal.applications.queries import find_application
@@ -20,6 +19,7 @@ from tests.unit.builders import (
     make_person,
     reindex,
 )
+from tests.unit.statements import count_statements
 
 
 @pytest.fixture
@@ -184,14 +184,7 @@ def test_search_page_statements_do_not_grow_with_the_results(client, session, co
             make_environment(session, application, "prod", servers=(f"srv-{prefix}-{number}",))
         reindex(session)
         session.expire_all()
-        executed: list[str] = []
-        listener = lambda *arguments: executed.append(arguments[2])  # noqa: E731
-        event.listen(connection, "before_cursor_execute", listener)
-        try:
-            page_of(client.get(f"/?q={prefix.lower()}&page_size=50"))
-        finally:
-            event.remove(connection, "before_cursor_execute", listener)
-        return len(executed)
+        return count_statements(connection, lambda: page_of(client.get(f"/?q={prefix.lower()}&page_size=50")))
 
     few, many = statements_for(3, "AAA"), statements_for(40, "BBB")
     assert few == many

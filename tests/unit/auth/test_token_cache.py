@@ -12,13 +12,13 @@ from collections.abc import Iterator
 import pytest
 import redis
 from flask import Flask
-from sqlalchemy import event
 
 from portal.core.access import Scope
 from portal.core.cache import search_cache, token_cache
 from portal.core.models import utcnow
 from tests.unit.builders import make_application, make_token, make_user, reindex
 from tests.unit.conftest import CSRF_TOKEN, sign_in_as
+from tests.unit.statements import count_statements
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SEARCH = "/api/v1/applications/search?q=bca"
@@ -50,25 +50,11 @@ def script(session):
     return user, token, {"Authorization": f"Bearer {secret}"}
 
 
-def statements_during(connection, request) -> int:
-    executed = []
-
-    def count(*_arguments) -> None:
-        executed.append(1)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        request()
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
-    return len(executed)
-
-
 def test_cached_search_with_a_token_does_not_touch_the_database(anonymous_client, connection, caches, script):
     _, _, headers = script
     assert anonymous_client.get(SEARCH, headers=headers).status_code == 200
     response = []
-    statements = statements_during(connection, lambda: response.append(anonymous_client.get(SEARCH, headers=headers)))
+    statements = count_statements(connection, lambda: response.append(anonymous_client.get(SEARCH, headers=headers)))
     assert response[0].status_code == 200
     assert response[0].headers["X-Cache"] == "hit"
     assert statements == 0

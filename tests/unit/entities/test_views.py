@@ -6,9 +6,9 @@ import re
 from html import unescape
 
 import pytest
-from sqlalchemy import event
 
 from tests.unit.builders import add_stakeholder, make_application, make_entity, make_person, reindex
+from tests.unit.statements import count_statements
 
 ROW = re.compile(
     r'<code class="entity-code">([^<]+)</code>\s*<span class="badge kind-badge kind-(\w+)">\w+</span>\s*'
@@ -49,20 +49,6 @@ def rows(page: str) -> dict[str, tuple[str, int]]:
 def toggles(page: str) -> dict[str, bool]:
     """entity name -> whether its sub-entities start unfolded."""
     return {name: bool(is_open) for is_open, name in TOGGLE.findall(page)}
-
-
-def count_statements(connection, send) -> int:
-    executed: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        executed.append(statement)
-
-    event.listen(connection, "before_cursor_execute", record)
-    try:
-        send()
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
-    return len(executed)
 
 
 # The tree: /entities

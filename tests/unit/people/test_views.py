@@ -6,9 +6,9 @@ import re
 from html import unescape
 
 import pytest
-from sqlalchemy import event
 
 from tests.unit.builders import add_stakeholder, make_application, make_entity, make_person
+from tests.unit.statements import count_statements
 
 ROLE_SECTION = re.compile(r'<h3 id="role-(\w+)">([^<]+) <span class="count">(\d+)</span></h3>(.*?)</section>', re.S)
 
@@ -129,17 +129,7 @@ def test_person_page_statements_do_not_grow_with_the_roles(client, session, conn
             application = make_application(session, f"{login[:3].upper()}{number:02d}", entity=team)
             add_stakeholder(session, application, holder, roles[number % len(roles)])
         session.expire_all()
-        executed: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany):
-            executed.append(statement)
-
-        event.listen(connection, "before_cursor_execute", record)
-        try:
-            page_of(client.get(f"/people/{login}"))
-        finally:
-            event.remove(connection, "before_cursor_execute", record)
-        return len(executed)
+        return count_statements(connection, lambda: page_of(client.get(f"/people/{login}")))
 
     page_of(client.get("/people/nobody"), 404)  # a browser's first request may do one-off work
     few, many = statements_for("aaa", 3), statements_for("bbb", 30)
