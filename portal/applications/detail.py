@@ -227,10 +227,6 @@ class ApplicationPage:
     def stakeholder_count(self) -> int:
         return sum(len(group.people) for group in self.stakeholders)
 
-    @property
-    def component_count(self) -> int:
-        return sum(len(environment.components) for environment in self.environments)
-
 
 def build_page(session: Session, application: Application, today: date) -> ApplicationPage:
     """Everything the page shows about `application` (loaded by `find_application`)."""

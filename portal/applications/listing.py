@@ -23,7 +23,6 @@ from portal.core.api import lowercase_args
 from portal.core.cache import search_cache
 from portal.core.htmx import is_partial, vary_on_htmx
 from portal.core.pagination import PageRequest
-from portal.people.models import ROLE_LABELS
 
 PAGE_SIZE = 25
 SORT_LABELS = {
@@ -104,19 +103,11 @@ class SearchView:
         """The URL with the text and the sort kept, every filter removed."""
         return self.url(**{name: None for name in ApplicationFilters.PARAMETERS if name not in {"q", "sort"}})
 
-    def toggle(self, name: str, value: str) -> str:
-        """The URL with `value` of a multi-valued filter added, or removed when it is already there."""
-        values = self.args.getlist(name)
-        return self.url(**{name: [item for item in values if item != value] if value in values else [*values, value]})
-
     def export_url(self, format_: str) -> str:
         """The export of every page of this search, the page's own filters (an entity page's) included."""
         params = [(name, value) for name, value in self.args.items(multi=True) if name not in {"page", "page_size"}]
         fixed = [(name, value) for name, value in self.fixed.items() if name not in self.args]
         return url_for("applications.export") + "?" + urlencode([*params, *fixed, ("format", format_)])
-
-    def role_label(self, role: str) -> str:
-        return ROLE_LABELS.get(role, role)
 
 
 def build_search_view(

@@ -12,7 +12,6 @@ from portal.core.access import ROLE_NAMES, Role, Scope
 from portal.core.models import Base, TimestampMixin, UTCDateTime, enum_check, utcnow
 
 AUTH_SOURCES = ("local", "oidc")
-SCOPE_NAMES = tuple(scope.value for scope in Scope)
 
 
 def normalize_login(value: str) -> str:
