@@ -20,7 +20,7 @@ from portal.auth.models import User
 from portal.auth.tokens import TokenGrant, TokenRefused, use_token
 from portal.core.access import Policy, Role, granted_scopes, policy_of
 from portal.core.csrf import csrf_failure
-from portal.core.errors import error_response, problem_response
+from portal.core.errors import error_response, is_api_request, problem_response
 from portal.core.htmx import is_htmx
 from portal.core.models import utcnow
 from portal.core.ratelimit import rate_limiter
@@ -36,11 +36,6 @@ Reply = BaseResponse | tuple[str, int]
 def register_access_guard(app: Flask) -> None:
     app.before_request(check_access)
     app.after_request(keep_private_pages_out_of_caches)
-
-
-def is_api_request() -> bool:
-    """JSON endpoints (tokens accepted, 401 rather than a redirect); `/api/docs` is a page."""
-    return request.path.startswith("/api/v1/")
 
 
 def check_access() -> Reply | None:

@@ -27,8 +27,16 @@ class ApiError(Exception):
         self.extra = extra
 
 
+API_PREFIX = "/api/v1/"
+
+
+def is_api_request() -> bool:
+    """A call to the JSON API (tokens accepted, problem+json errors); `/api/docs` is a page."""
+    return request.path.startswith(API_PREFIX)
+
+
 def wants_json() -> bool:
-    if request.path.startswith("/api/"):
+    if is_api_request():
         return True
     best = request.accept_mimetypes.best_match(["application/json", "application/problem+json", "text/html"])
     return best in {"application/json", "application/problem+json"}

@@ -427,3 +427,9 @@ def test_other_method_than_get_is_a_problem(client, referential):
     response = client.post("/api/v1/applications")
     assert_problem(response, 405)
     assert "GET" in response.headers["Allow"]
+
+
+def test_the_api_docs_page_answers_errors_as_pages(client):
+    response = client.post("/api/docs", headers={"X-CSRF-Token": "x"})
+    assert response.status_code == 405
+    assert response.mimetype == "text/html"
