@@ -53,11 +53,16 @@ class Facets:
     entity_children: list[EntityCount]
 
 
-def count_facets(session: Session, filters: ApplicationFilters, exact_count_limit: int) -> Facets:
-    """The facet counts of this search; every count is 0 when the text has nothing searchable."""
+def count_facets(
+    session: Session, filters: ApplicationFilters, exact_count_limit: int, fixed: frozenset[str] = frozenset()
+) -> Facets:
+    """The facet counts of this search; every count is 0 when the text has nothing searchable.
+
+    Dimensions in `fixed` (the entity page's entity) are not offered, so they are not counted either.
+    """
     # Dimensions with nothing selected count over the same results: one statement serves them all.
     groups: dict[ApplicationFilters, list[str]] = defaultdict(list)
-    for dimension in COUNTERS:
+    for dimension in (name for name in COUNTERS if name not in fixed):
         groups[replace(filters, **{dimension: EMPTY[dimension]})].append(dimension)
     counts: dict[str, dict[Any, int]] = defaultdict(dict)
     for others, dimensions in groups.items():
@@ -71,11 +76,12 @@ def count_facets(session: Session, filters: ApplicationFilters, exact_count_limi
         status=_values(APPLICATION_STATUSES, counts["status"], filters.status, {}),
         environment=_values(ENVIRONMENT_KINDS, counts["environment"], filters.environment, ENVIRONMENT_LABELS),
         role=_values(STAKEHOLDER_ROLES, counts["role"], filters.role, ROLE_LABELS),
-        **_entity_tree(session, counts["entity"], filters.entity),
+        **(_entity_tree(session, counts["entity"], filters.entity) if "entity" not in fixed else NO_ENTITIES),
     )
 
 
 EMPTY: dict[str, Any] = {"status": (), "environment": (), "role": (), "entity": None}
+NO_ENTITIES: dict[str, list[EntityCount]] = {"entity_path": [], "entity_children": []}
 
 
 @lru_cache(maxsize=512)

@@ -200,3 +200,18 @@ def test_role_facet_counts_the_chosen_persons_roles(client, session, referential
     assert facet_count(page, "role", "owner") == 1
     assert facet_count(page, "role", "tech_lead") == 1
     assert facet_count(page, "role", "support") is None  # Marie's role, not Jean's
+
+
+def test_facets_fixed_by_the_page_are_not_counted(session, connection, referential):
+    from portal.applications.facets import count_facets
+    from portal.applications.queries import ApplicationFilters
+
+    filters = ApplicationFilters(q="banque", entity="DSI-PAY")
+    every = count_statements(connection, lambda: count_facets(session, filters, 500))
+    facets = []
+    fixed = count_statements(
+        connection, lambda: facets.append(count_facets(session, filters, 500, frozenset({"entity"})))
+    )
+    assert fixed < every  # neither the entity counts nor the entity tree
+    assert facets[0].entity_children == [] and facets[0].entity_path == []
+    assert [item.value for item in facets[0].status] == ["build", "production"]
