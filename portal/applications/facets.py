@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from portal.applications.models import APPLICATION_STATUSES, Application
 from portal.applications.queries import ApplicationFilters
-from portal.applications.search import select_matching_ids
+from portal.applications.search import TextPlan, select_matching_ids
 from portal.entities.models import Entity
 from portal.environments.models import ENVIRONMENT_KINDS, Environment
 from portal.people.models import ROLE_LABELS, STAKEHOLDER_ROLES, Person, Stakeholder
@@ -54,11 +54,16 @@ class Facets:
 
 
 def count_facets(
-    session: Session, filters: ApplicationFilters, exact_count_limit: int, fixed: frozenset[str] = frozenset()
+    session: Session,
+    filters: ApplicationFilters,
+    exact_count_limit: int,
+    fixed: frozenset[str] = frozenset(),
+    text: TextPlan | None = None,
 ) -> Facets:
     """The facet counts of this search; every count is 0 when the text has nothing searchable.
 
     Dimensions in `fixed` (the entity page's entity) are not offered, so they are not counted either.
+    `text` is the search's plan of `filters.q`, when the search has run already.
     """
     # Dimensions with nothing selected count over the same results: one statement serves them all.
     groups: dict[ApplicationFilters, list[str]] = defaultdict(list)
@@ -66,7 +71,7 @@ def count_facets(
         groups[replace(filters, **{dimension: EMPTY[dimension]})].append(dimension)
     counts: dict[str, dict[Any, int]] = defaultdict(dict)
     for others, dimensions in groups.items():
-        ids, parameters = select_matching_ids(session, others, exact_count_limit)
+        ids, parameters = select_matching_ids(session, others, exact_count_limit, text)
         if ids is None:
             continue
         statement = _facet_statement(ids, tuple(dimensions), bool(filters.person))

@@ -129,7 +129,7 @@ def build_search_view(
     page = PageRequest.from_args(filter_args)
     limit = config["SEARCH_EXACT_COUNT_LIMIT"]
     found = search_applications(session, filters, page, limit)
-    facets = count_facets(session, filters, limit, fixed=frozenset(fixed))
+    facets = count_facets(session, filters, limit, fixed=frozenset(fixed), text=found.text)
     suggestions: list[str] = []
     if not found.results and filters.q and TRIGRAM_PATTERN.fullmatch(filters.q.strip().upper()):
         suggestions = suggest_trigrams(session, filters.q)

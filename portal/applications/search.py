@@ -60,6 +60,17 @@ NAMED_ENTITY_SCORE = 30
 SEARCHED_FIELDS = ("trigram", "name", "people", "hosts", "entities", "description")
 
 
+@dataclass(frozen=True)
+class TextPlan:
+    """What a search text means, whatever the filters: the query with its typo alternatives, and the
+    entities and components it names exactly. Worked out once per request (it takes a few look-ups)
+    and shared by the search and its facet counts."""
+
+    query: ParsedQuery
+    entity_ids: tuple[int, ...]
+    component_ids: tuple[int, ...]
+
+
 @dataclass
 class ApplicationPage:
     """One page of applications, each a summary dict, with the (possibly estimated) total."""
@@ -67,6 +78,8 @@ class ApplicationPage:
     results: list[dict[str, Any]]
     count: int
     count_is_estimate: bool
+    # The text search's plan, for the facets of the same search (None for a listing).
+    text: TextPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -103,12 +116,12 @@ def search_applications(
     if not filters.q:
         statements = _listing_statements(dialect, shape)
         return _listing(session, backend_for(dialect), statements, parameters, page, exact_count_limit)
-    query = ParsedQuery.parse(filters.q)
-    if query.is_empty and not query.trigram_prefix:
+    text = plan_text(session, filters.q, exact_count_limit)
+    if text is None:
         return ApplicationPage(results=[], count=0, count_is_estimate=False)
-    query = with_typo_alternatives(session, query)
+    query = text.query
     backend = backend_for(dialect)
-    search_shape, search_parameters = _plan(session, query, shape, backend, exact_count_limit)
+    search_shape, search_parameters = _plan(text, shape, dialect, backend)
     parameters |= search_parameters
     page_statement, count_statement = _search_statements(search_shape)
     rows = list(session.execute(page_statement, parameters))
@@ -120,27 +133,27 @@ def search_applications(
         matches = backend.estimate_matches(session, query, allowed, parameters) if search_shape.words else 0
         total = round_estimate(max(total, matches))
     results = [_summary(row, query) for row in rows]
-    return ApplicationPage(results=results, count=total, count_is_estimate=estimated)
+    return ApplicationPage(results=results, count=total, count_is_estimate=estimated, text=text)
 
 
 def select_matching_ids(
-    session: Session, filters: ApplicationFilters, exact_count_limit: int = 500
+    session: Session, filters: ApplicationFilters, exact_count_limit: int = 500, text: TextPlan | None = None
 ) -> tuple[Select | None, dict[str, Any]]:
     """The ids of every application the search (or listing) would return, with its bind parameters.
 
     A text search gives its ranked candidates (each arm capped as in `search_applications`); None when
-    the text is empty of anything searchable. Facets count over these ids.
+    the text is empty of anything searchable. Facets count over these ids. `text` is the plan of
+    `filters.q` when the caller has it already (from `ApplicationPage.text`).
     """
     dialect = session.get_bind().dialect.name
     shape = FilterShape.of(filters)
     parameters = filter_parameters(filters) | {"cap": exact_count_limit}
     if not filters.q:
         return _listing_statements(dialect, shape)[2], parameters
-    query = ParsedQuery.parse(filters.q)
-    if query.is_empty and not query.trigram_prefix:
+    text = text or plan_text(session, filters.q, exact_count_limit)
+    if text is None:
         return None, parameters
-    query = with_typo_alternatives(session, query)
-    search_shape, search_parameters = _plan(session, query, shape, backend_for(dialect), exact_count_limit)
+    search_shape, search_parameters = _plan(text, shape, dialect, backend_for(dialect))
     return _candidate_ids(search_shape), parameters | search_parameters
 
 
@@ -150,16 +163,25 @@ def _candidate_ids(shape: SearchShape) -> Select:
     return select(candidates.c.application_id)
 
 
-def _plan(
-    session: Session, query: ParsedQuery, filters: FilterShape, backend: SearchBackend, cap: int
-) -> tuple[SearchShape, dict[str, Any]]:
-    """Which arms this query needs, and their bind parameters."""
-    entity_ids = find_named_entities(session, query)
+def plan_text(session: Session, q: str, cap: int) -> TextPlan | None:
+    """The plan of a search text, or None when it holds nothing searchable."""
+    query = ParsedQuery.parse(q)
+    if query.is_empty and not query.trigram_prefix:
+        return None
+    query = with_typo_alternatives(session, query)
     # A query that is exactly a hostname (or schema, namespace...) is answered by that component's
     # applications alone: matching its pieces as words or substrings would only add noise, slowly.
-    component_ids = find_named_components(session, query, cap)
+    components = find_named_components(session, query, cap)
+    return TextPlan(query, tuple(find_named_entities(session, query)), tuple(components))
+
+
+def _plan(
+    text: TextPlan, filters: FilterShape, dialect: str, backend: SearchBackend
+) -> tuple[SearchShape, dict[str, Any]]:
+    """Which arms this text needs under these filters, and their bind parameters."""
+    query, entity_ids, component_ids = text.query, list(text.entity_ids), list(text.component_ids)
     shape = SearchShape(
-        dialect=session.get_bind().dialect.name,
+        dialect=dialect,
         filters=filters,
         words=bool(query.words) and not component_ids,
         # A query naming an entity exactly wants that entity's applications (and names holding the

@@ -10,6 +10,11 @@ from sqlalchemy import Connection, event
 
 def count_statements(connection: Connection, action: Callable[[], Any]) -> int:
     """How many statements `connection` (the test's, which every request session shares) runs during `action`."""
+    return len(statements_run(connection, action))
+
+
+def statements_run(connection: Connection, action: Callable[[], Any]) -> list[str]:
+    """The SQL of every statement `connection` runs during `action`."""
     executed: list[str] = []
 
     def record(_connection: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
@@ -20,4 +25,4 @@ def count_statements(connection: Connection, action: Callable[[], Any]) -> int:
         action()
     finally:
         event.remove(connection, "before_cursor_execute", record)
-    return len(executed)
+    return executed

@@ -19,7 +19,7 @@ from tests.unit.builders import (
     make_person,
     reindex,
 )
-from tests.unit.statements import count_statements
+from tests.unit.statements import count_statements, statements_run
 
 
 @pytest.fixture
@@ -215,3 +215,11 @@ def test_facets_fixed_by_the_page_are_not_counted(session, connection, referenti
     assert fixed < every  # neither the entity counts nor the entity tree
     assert facets[0].entity_children == [] and facets[0].entity_path == []
     assert [item.value for item in facets[0].status] == ["build", "production"]
+
+
+def test_the_search_and_its_facets_share_the_texts_look_ups(client, connection, referential):
+    """What the text names (entities, hostnames, typo alternatives) is looked up once, not per facet group."""
+    statements = statements_run(
+        connection, lambda: page_of(client.get("/?q=banque&status=production", headers={"HX-Request": "true"}))
+    )
+    assert sum("referentiel_unaccent(lower(entity.name))" in sql for sql in statements) == 1
