@@ -38,18 +38,11 @@ from search_bench import (
     start_server,
 )
 
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
+
 TARGETS = {"S": {"rps": 400, "p95_ms": 40}, "L": {"rps": 400, "p95_ms": 40}, "XS": {"rps": 400, "p95_ms": 40}}
 FIRST_LOAD_TARGET_BYTES = 150 * 1024
 BROWSER_USER = "bench-browser"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def browser_password(url: str) -> str:

@@ -23,21 +23,13 @@ import redis
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.databases import create_postgresql_database, drop_postgresql_database
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.oidc import answers_200, free_port, running_oidc_provider, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The executables of the interpreter running pytest (the venv's), whatever the current directory.
 BIN = Path(sys.executable).parent
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REDIS_URL = "redis://127.0.0.1:6379/0"
 OIDC_CLIENT_ID = "referentiel"
 PROVIDER_NAME = "Bank SSO"
