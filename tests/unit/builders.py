@@ -19,6 +19,7 @@ from portal.environments.models import Component, Environment
 from portal.interfaces.models import Interface
 from portal.people.models import Person, Stakeholder
 from portal.search.index import rebuild
+from portal.sources.models import Source
 
 
 def make_entity(
@@ -108,3 +109,15 @@ def make_login_session(session: Session, user: User, expires_in: timedelta = tim
 
 def make_token(session: Session, user: User, *scopes: Scope, **options: Any) -> tuple[ApiToken, str]:
     return issue_token(session, user, options.pop("name", "test token"), set(scopes or (Scope.READ,)), **options)
+
+
+def make_source(session: Session, name: str, kind: str = "push", precedence: int = 50, **overrides: Any) -> Source:
+    source = Source(name=name, kind=kind, precedence=precedence, **overrides)
+    session.add(source)
+    session.flush()
+    return source
+
+
+def manual_source(session: Session) -> Source:
+    """The `manual` source every database has from its first migration (portal edits)."""
+    return session.query(Source).filter_by(name="manual").one()

@@ -1,0 +1,752 @@
+"""The merge engine: what a source says becomes source records, and the visible referential follows by precedence.
+
+A run hands the engine `Statement`s (one per workbook row, pushed record or pulled item) and gets a
+`Plan` back, computed without writing anything: for each statement its action (create, update,
+unchanged, conflict or error) and the values it would change. A dry run stops there. `apply` writes
+the plan in the caller's transaction:
+
+1. the source's own records: what it states now replaces what it stated before (an empty value
+   withdraws a statement; a field it does not mention keeps its earlier statement);
+2. for every field whose statements changed, the visible value is recomputed: among every source
+   that states a value, the one with the highest precedence for that field wins (ties: the source
+   registered first). A field nobody states any more is cleared, unless the object needs it;
+3. where sources state different non-empty values, a conflict is opened (or kept up to date);
+4. every visible value that changes gets an audit row (`Change`) in the same transaction.
+
+A snapshot also marks the source's records it no longer mentions as missing; nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from portal.applications.models import Application
+from portal.changes.models import Change
+from portal.conflicts.models import Conflict
+from portal.core.models import utcnow
+from portal.imports.models import ImportRun
+from portal.imports.schema import OBJECT_TYPES, InvalidValue, ObjectType
+from portal.imports.visible import STORES, Key, References, Values, VisibleObject, chunks, owning_application
+from portal.people.models import Stakeholder
+from portal.search.index import refresh_applications
+from portal.sources.models import Source, SourceRecord
+
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(phase: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class Statement:
+    """What a source says about one object: its key and the fields it states (None: states nothing there).
+
+    `position` orders statements within a run; `sheet` and `row_number` point at a workbook row.
+    `errors` are the problems the reader found (each `{"column", "value", "reason"}`).
+    """
+
+    object_type: str
+    key: Key
+    values: Values
+    position: int
+    sheet: str | None = None
+    row_number: int | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    derived: bool = False  # produced from another statement's fields (a stakeholder row's person)
+
+    @property
+    def natural_key(self) -> str:
+        return OBJECT_TYPES[self.object_type].natural_key(self.key)
+
+    @property
+    def location(self) -> str:
+        return f"{self.sheet} row {self.row_number}" if self.sheet else f"record {self.position}"
+
+    def error(self, column: str, value: Any, reason: str) -> None:
+        """Refuse this statement: `column` is the workbook header of the field at fault."""
+        self.errors.append({"column": column, "value": None if value is None else str(value)[:200], "reason": reason})
+
+    def normalize(self) -> None:
+        """Read every key part and value through the schema (canonical text), collecting what is refused.
+
+        Readers hand over values as they found them (Excel dates, numbers, JSON lists); this is the
+        one place where they are checked, whatever the source.
+        """
+        object_type = OBJECT_TYPES[self.object_type]
+        values: Values = {}
+        for name, raw in self.values.items():
+            column = next((column for column in object_type.fields if column.name == name), None)
+            if column is None:
+                self.error(name, raw, f"unknown field for {object_type.name}")
+                continue
+            try:
+                values[name] = column.parse(raw)
+            except InvalidValue as error:
+                self.error(column.header, raw, str(error))
+        key: list[str] = []
+        for column, raw in zip(object_type.key, self.key, strict=False):
+            try:
+                part = column.parse(raw)
+            except InvalidValue as error:
+                self.error(column.header, raw, str(error))
+                part = None
+            # An environment without a name is named after its kind ("prod").
+            if part is None and object_type.name == "environment" and column.name == "name":
+                part = values.get("kind")
+            if part is None and not any(e["column"] == column.header for e in self.errors):
+                self.error(column.header, None, "required")
+            key.append(part or "")
+        if len(self.key) != len(object_type.key):
+            self.error(object_type.key[0].header, None, "incomplete key")
+        self.key = tuple(key)
+        self.values = values
+
+
+@dataclass
+class Outcome:
+    """What one statement came to: its action, the visible changes, the conflicts it meets."""
+
+    statement: Statement
+    action: str = "unchanged"
+    changes: dict[str, list[str | None]] = field(default_factory=dict)
+    conflicts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def as_result(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "type": self.statement.object_type,
+            "key": self.statement.natural_key,
+            "action": self.action,
+        }
+        if self.changes:
+            result["changes"] = {name: {"before": pair[0], "after": pair[1]} for name, pair in self.changes.items()}
+        if self.conflicts:
+            result["conflicts"] = self.conflicts
+        if self.statement.errors:
+            result["errors"] = self.statement.errors
+        return result
+
+
+@dataclass
+class Candidate:
+    source: Source
+    value: str
+    precedence: int
+
+
+@dataclass
+class RecordState:
+    """One source record as the merge works on it (plain values, not an ORM object)."""
+
+    id: int | None
+    source_id: int
+    payload: dict[str, str]
+    field_runs: dict[str, int]
+    missing_since: datetime | None = None
+
+
+@dataclass
+class TypePlan:
+    """The plan for one object type: the decisions `apply` writes."""
+
+    object_type: ObjectType
+    mine: dict[Key, RecordState] = field(default_factory=dict)
+    new_payloads: dict[Key, dict[str, str]] = field(default_factory=dict)
+    creates: dict[Key, Values] = field(default_factory=dict)
+    updates: dict[Key, tuple[VisibleObject, Values]] = field(default_factory=dict)
+    old_values: dict[Key, Values] = field(default_factory=dict)
+    # Fields recomputed per key, with their candidates (winner first): conflicts are maintained from these.
+    contested: dict[Key, dict[str, list[Candidate]]] = field(default_factory=dict)
+    settled: dict[Key, set[str]] = field(default_factory=dict)
+    missing: list[Key] = field(default_factory=list)
+    present: list[Key] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """Everything a run would do. `outcomes` follow the statements' order."""
+
+    source: Source
+    outcomes: list[Outcome]
+    types: dict[str, TypePlan]
+    snapshot: bool
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {action: 0 for action in ("create", "update", "unchanged", "conflict", "error")}
+        for outcome in self.outcomes:
+            if not outcome.statement.derived:
+                counts[outcome.action] += 1
+        counts["missing"] = sum(len(type_plan.missing) for type_plan in self.types.values())
+        return counts
+
+    @property
+    def has_errors(self) -> bool:
+        return any(outcome.action == "error" for outcome in self.outcomes)
+
+
+def changed_fields(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    """The fields whose statement differs between two payloads (added, changed or withdrawn)."""
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+
+def fingerprint(candidates: list[Candidate]) -> str:
+    """Identifies who says what: the same statements give the same fingerprint, whatever their order."""
+    pairs = sorted((candidate.source.name, candidate.value) for candidate in candidates)
+    return hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
+
+
+class Merge:
+    """Plans and applies one run of one source. `actor` names who acts: a login or `token <id>`."""
+
+    def __init__(
+        self,
+        session: Session,
+        source: Source,
+        run: ImportRun | None = None,
+        actor: str = "system",
+        user_id: int | None = None,
+        token_id: int | None = None,
+        progress: Progress = no_progress,
+    ) -> None:
+        self.session = session
+        self.source = source
+        self.run = run
+        self.actor = actor
+        self.user_id = user_id
+        self.token_id = token_id
+        self.progress = progress
+        self.sources = {each.id: each for each in session.scalars(select(Source))}
+        self.refs = References(session)
+        # Objects this run creates, by type: valid references for the types planned after them.
+        self.planned: dict[str, set[Key]] = {}
+        self.written = 0
+        self.touched_applications: set[str] = set()
+        self.touched_people: set[int] = set()
+        self.touched_entities = False
+        self.pending_audit: list[dict[str, Any]] = []
+
+    # --- planning ------------------------------------------------------------------------------------
+
+    def plan(self, statements: list[Statement], snapshot: bool = False) -> Plan:
+        for statement in statements:
+            statement.normalize()
+        statements = self._expand(statements)
+        by_type: dict[str, list[Statement]] = defaultdict(list)
+        for statement in statements:
+            by_type[statement.object_type].append(statement)
+        outcomes = {id(statement): Outcome(statement) for statement in statements}
+        plans: dict[str, TypePlan] = {}
+        total = len(statements)
+        done = 0
+        for name, object_type in OBJECT_TYPES.items():
+            if name in by_type:
+                plans[name] = self._plan_type(object_type, by_type[name], outcomes)
+                done += len(by_type[name])
+                self.progress("checking", done, total)
+            if snapshot and name in by_type:
+                self._plan_missing(plans[name], {statement.key for statement in by_type[name]})
+        ordered = [outcomes[id(statement)] for statement in statements]
+        return Plan(self.source, ordered, plans, snapshot)
+
+    def _expand(self, statements: list[Statement]) -> list[Statement]:
+        """Split fields that describe another object (a stakeholder row's name and email) into its own statements."""
+        explicit = {(statement.object_type, statement.key) for statement in statements}
+        derived: dict[tuple[str, Key], Statement] = {}
+        expanded: list[Statement] = []
+        for statement in statements:
+            object_type = OBJECT_TYPES[statement.object_type]
+            if not object_type.foreign_fields or statement.errors:
+                expanded.append(statement)
+                continue
+            own = {name: value for name, value in statement.values.items() if name not in object_type.foreign_fields}
+            expanded.append(Statement(**{**statement.__dict__, "values": own}))
+            foreign: dict[str, dict[str, str]] = defaultdict(dict)
+            for name, (target_type, target_field) in object_type.foreign_fields.items():
+                if statement.values.get(name):
+                    foreign[target_type][target_field] = statement.values[name]  # type: ignore[assignment]
+            for target_type, values in foreign.items():
+                key = (statement.key[1],)
+                if (target_type, key) in explicit:
+                    continue
+                if (target_type, key) in derived:
+                    existing = derived[(target_type, key)]
+                    existing.values = {**values, **{k: v for k, v in existing.values.items() if v}}
+                    continue
+                derived[(target_type, key)] = Statement(
+                    target_type, key, dict(values), statement.position, statement.sheet, statement.row_number, [], True
+                )
+        return expanded + list(derived.values())
+
+    def _plan_type(
+        self, object_type: ObjectType, statements: list[Statement], outcomes: dict[int, Outcome]
+    ) -> TypePlan:
+        type_plan = TypePlan(object_type)
+        store = STORES[object_type.name]
+        seen: dict[Key, Statement] = {}
+        valid: list[Statement] = []
+        for statement in statements:
+            if statement.key in seen and not statement.errors:
+                first = seen[statement.key]
+                statement.error(
+                    object_type.key[0].header, statement.natural_key, f"duplicate key: also at {first.location}"
+                )
+            if not statement.errors:
+                seen[statement.key] = statement
+                valid.append(statement)
+        keys = [statement.key for statement in valid]
+        type_plan.mine = self._load_mine(object_type, keys)
+        visible = store.load(self.session, keys)
+        self._check_references(object_type, valid)
+        for statement in valid:
+            if statement.errors:
+                continue
+            mine = type_plan.mine.get(statement.key)
+            payload = dict(mine.payload) if mine else {}
+            for name, value in statement.values.items():
+                if value is None:
+                    payload.pop(name, None)
+                else:
+                    payload[name] = value
+            type_plan.new_payloads[statement.key] = payload
+            if mine and mine.missing_since is not None:
+                type_plan.present.append(statement.key)
+        affected = {
+            key: changed_fields(type_plan.mine[key].payload if key in type_plan.mine else {}, payload)
+            for key, payload in type_plan.new_payloads.items()
+        }
+        recompute = [key for key, names in affected.items() if names or key not in visible]
+        others = self._load_others(object_type, recompute)
+        for statement in valid:
+            if statement.errors:
+                continue
+            outcome = outcomes[id(statement)]
+            key = statement.key
+            if key not in affected or (not affected[key] and key in visible):
+                continue
+            self._decide(type_plan, outcome, visible.get(key), affected[key], others.get(key, []))
+        for statement in statements:
+            if statement.errors:
+                outcomes[id(statement)].action = "error"
+        self._register_planned(object_type.name, type_plan)
+        return type_plan
+
+    def _decide(
+        self,
+        type_plan: TypePlan,
+        outcome: Outcome,
+        current: VisibleObject | None,
+        affected: set[str],
+        others: list[RecordState],
+    ) -> None:
+        """Recompute the affected fields of one object and record what would change."""
+        object_type = type_plan.object_type
+        key = outcome.statement.key
+        payload = type_plan.new_payloads[key]
+        names = [column.name for column in object_type.own_fields]
+        if current is None:
+            affected = set(names)
+        records = [RecordState(None, self.source.id, payload, {}), *others]
+        candidates_by_field = {name: self._candidates(object_type, name, records) for name in sorted(affected)}
+        winners: Values = {name: (found[0].value if found else None) for name, found in candidates_by_field.items()}
+        if current is None:
+            missing = [column for column in object_type.own_fields if column.required and not winners.get(column.name)]
+            for column in missing:
+                outcome.statement.error(column.header, None, f"required to create this {object_type.name}")
+            if missing:
+                outcome.action = "error"
+                del type_plan.new_payloads[key]
+                return
+        for name, candidates in candidates_by_field.items():
+            if len({candidate.value for candidate in candidates}) > 1:
+                type_plan.contested.setdefault(key, {})[name] = candidates
+                outcome.conflicts[name] = [
+                    {"source": c.source.name, "value": c.value, "precedence": c.precedence} for c in candidates
+                ]
+            else:
+                type_plan.settled.setdefault(key, set()).add(name)
+        if current is None:
+            type_plan.creates[key] = {name: value for name, value in winners.items() if value is not None}
+            outcome.action = "create"
+            outcome.changes = {name: [None, value] for name, value in type_plan.creates[key].items()}
+        else:
+            required = {column.name for column in object_type.own_fields if column.required}
+            changed = {
+                name: value
+                for name, value in winners.items()
+                if value != current.values.get(name) and not (value is None and name in required)
+            }
+            if changed:
+                type_plan.updates[key] = (current, changed)
+                type_plan.old_values[key] = {name: current.values.get(name) for name in changed}
+                outcome.action = "update"
+                outcome.changes = {name: [current.values.get(name), value] for name, value in changed.items()}
+        # This source's statement loses to, or disagrees with, another source's: a steward should look.
+        if outcome.conflicts and outcome.action != "create":
+            outcome.action = "conflict"
+
+    def _candidates(self, object_type: ObjectType, name: str, records: list[RecordState]) -> list[Candidate]:
+        candidates = [
+            Candidate(source, record.payload[name], source.precedence_of(object_type.name, name))
+            for record in records
+            if record.payload.get(name) and (source := self.sources[record.source_id])
+        ]
+        candidates.sort(key=lambda candidate: (-candidate.precedence, candidate.source.id))
+        return candidates
+
+    def _load_mine(self, object_type: ObjectType, keys: list[Key]) -> dict[Key, RecordState]:
+        mine: dict[Key, RecordState] = {}
+        names = [object_type.natural_key(key) for key in keys]
+        query = select(
+            SourceRecord.natural_key,
+            SourceRecord.id,
+            SourceRecord.payload,
+            SourceRecord.field_runs,
+            SourceRecord.missing_since,
+        ).where(SourceRecord.source_id == self.source.id, SourceRecord.object_type == object_type.name)
+        statements = (
+            [query] if len(names) > 5000 else [query.where(SourceRecord.natural_key.in_(c)) for c in chunks(names)]
+        )
+        wanted = set(names)
+        for statement in statements:
+            for natural_key, id_, payload, field_runs, missing_since in self.session.execute(statement):
+                if natural_key in wanted:
+                    mine[object_type.split_key(natural_key)] = RecordState(
+                        id_, self.source.id, payload or {}, field_runs or {}, missing_since
+                    )
+        return mine
+
+    def _load_others(self, object_type: ObjectType, keys: list[Key]) -> dict[Key, list[RecordState]]:
+        """Other sources' records of these objects (skipped entirely when no other source describes this type)."""
+        others: dict[Key, list[RecordState]] = defaultdict(list)
+        base = select(SourceRecord.natural_key, SourceRecord.source_id, SourceRecord.payload).where(
+            SourceRecord.object_type == object_type.name, SourceRecord.source_id != self.source.id
+        )
+        if not keys or self.session.execute(base.limit(1)).first() is None:
+            return others
+        for chunk in chunks([object_type.natural_key(key) for key in keys]):
+            for natural_key, source_id, payload in self.session.execute(
+                base.where(SourceRecord.natural_key.in_(chunk))
+            ):
+                others[object_type.split_key(natural_key)].append(RecordState(None, source_id, payload or {}, {}))
+        return others
+
+    def _plan_missing(self, type_plan: TypePlan, mentioned: set[Key]) -> None:
+        object_type = type_plan.object_type
+        rows = self.session.execute(
+            select(SourceRecord.natural_key).where(
+                SourceRecord.source_id == self.source.id,
+                SourceRecord.object_type == object_type.name,
+                SourceRecord.missing_since.is_(None),
+            )
+        )
+        type_plan.missing = sorted(
+            key for (natural_key,) in rows if (key := object_type.split_key(natural_key)) not in mentioned
+        )
+
+    # --- references ---------------------------------------------------------------------------------
+
+    def _register_planned(self, name: str, type_plan: TypePlan) -> None:
+        self.planned.setdefault(name, set()).update(type_plan.creates)
+
+    def _exists(self, object_type: str, key: Key) -> bool:
+        if key in self.planned.get(object_type, set()):
+            return True
+        if object_type == "entity":
+            return key[0] in self.refs.entities
+        if object_type == "person":
+            return key[0] in self.refs.people
+        if object_type == "application":
+            return key[0] in self.refs.applications
+        return (key[0], key[1]) in self.refs.environments
+
+    def _check_references(self, object_type: ObjectType, statements: list[Statement]) -> None:
+        """Every code, login, trigram and environment a statement names must exist (or be created before it)."""
+        name = object_type.name
+        if name in ("environment", "component", "stakeholder", "interface"):
+            trigrams = {s.key[0] for s in statements} | {s.key[1] for s in statements if name == "interface"}
+            self.refs.load_applications(trigrams)
+        if name == "stakeholder":
+            self.refs.load_people(s.key[1] for s in statements)
+        if name == "component":
+            self.refs.load_environments(s.key[0] for s in statements)
+        if name == "entity":
+            # A parent may come in the same run, in any order (a row further down the sheet).
+            self.planned.setdefault("entity", set()).update(s.key for s in statements)
+        for statement in statements:
+            self._check_statement_references(object_type, statement)
+
+    def _check_statement_references(self, object_type: ObjectType, statement: Statement) -> None:
+        key, values = statement.key, statement.values
+        checks: list[tuple[str, str, Key, str]] = []  # (column header, object type, key, what)
+        for name in ("entity", "parent"):
+            if values.get(name) and name in {column.name for column in object_type.fields}:
+                code = values[name] or ""
+                checks.append((object_type.column(name).header, "entity", (code,), f"unknown entity {code}"))
+        if object_type.name == "entity" and values.get("parent") == key[0]:
+            statement.error("Parent", key[0], "an entity cannot be its own parent")
+        if object_type.name in ("environment", "component", "stakeholder"):
+            checks.append(("Trigram", "application", (key[0],), f"unknown application {key[0]}"))
+        if object_type.name == "component":
+            checks.append(("Environment", "environment", (key[0], key[1]), f"{key[0]} has no environment {key[1]}"))
+        if object_type.name == "stakeholder":
+            checks.append(("Login", "person", (key[1],), f"unknown person {key[1]}: give their Name"))
+        if object_type.name == "interface":
+            checks.append(("Source", "application", (key[0],), f"unknown application {key[0]}"))
+            checks.append(("Target", "application", (key[1],), f"unknown application {key[1]}"))
+            if key[0] == key[1]:
+                statement.error("Target", key[1], "an application cannot be its own target")
+        for header, target_type, target_key, reason in checks:
+            if not self._exists(target_type, target_key):
+                statement.error(header, KEY_TEXT.join(target_key), reason)
+
+    # --- applying -----------------------------------------------------------------------------------
+
+    def apply(self, plan: Plan, partial: bool = False) -> int:
+        """Write the plan (skipping records in error, which `partial` must allow); returns the audit rows written."""
+        if plan.has_errors and not partial:
+            raise ValueError("the plan has errors; apply it with partial=True to skip them")
+        now = utcnow()
+        total = sum(len(type_plan.new_payloads) for type_plan in plan.types.values())
+        done = 0
+        for type_plan in plan.types.values():
+            self._write_visible(type_plan, now)
+            self._write_records(type_plan, now)
+            self._write_conflicts(type_plan, now)
+            self._write_missing(type_plan, now)
+            done += len(type_plan.new_payloads)
+            self.progress("writing", done, total)
+        self._refresh_search()
+        return self.written
+
+    def _write_records(self, type_plan: TypePlan, now: datetime) -> None:
+        object_type = type_plan.object_type
+        run_id = self.run.id if self.run else None
+        inserts: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        confirmed: list[int] = []
+        for key, payload in type_plan.new_payloads.items():
+            mine = type_plan.mine.get(key)
+            if mine is None:
+                runs = dict.fromkeys(payload, run_id)
+                inserts.append(
+                    {
+                        "source_id": self.source.id,
+                        "object_type": object_type.name,
+                        "natural_key": object_type.natural_key(key),
+                        "application": owning_application(object_type.name, key),
+                        "payload": payload,
+                        "field_runs": runs,
+                        "first_seen_at": now,
+                        "last_seen_at": now,
+                        "last_run_id": run_id,
+                    }
+                )
+            elif payload != mine.payload or mine.missing_since is not None:
+                runs = {
+                    name: (mine.field_runs.get(name) if mine.payload.get(name) == value else run_id)
+                    for name, value in payload.items()
+                }
+                changed.append(
+                    {
+                        "id": mine.id,
+                        "payload": payload,
+                        "field_runs": runs,
+                        "last_seen_at": now,
+                        "last_run_id": run_id,
+                        "missing_since": None,
+                    }
+                )
+            else:
+                confirmed.append(mine.id)  # type: ignore[arg-type]
+        for chunk in chunks(inserts):
+            self.session.execute(insert(SourceRecord), chunk)
+        for chunk in chunks(changed):
+            self.session.execute(update(SourceRecord), chunk)
+        for chunk in chunks(confirmed, 5000):
+            self.session.execute(
+                update(SourceRecord)
+                .where(SourceRecord.id.in_(chunk))
+                .values(last_seen_at=now, last_run_id=run_id)
+                .execution_options(synchronize_session=False)
+            )
+        for key in type_plan.present:
+            self._audit(object_type.name, key, None, "present", None, None, now)
+
+    def _write_visible(self, type_plan: TypePlan, now: datetime) -> None:
+        object_type = type_plan.object_type
+        store = STORES[object_type.name]
+        if type_plan.creates:
+            store.create(self.session, self.refs, list(type_plan.creates.items()))
+            for key, values in type_plan.creates.items():
+                self._audit(object_type.name, key, None, "create", None, json.dumps(values, sort_keys=True), now)
+                self._touch(object_type.name, key)
+        if type_plan.updates:
+            store.update(
+                self.session,
+                self.refs,
+                [(current.id, key, values) for key, (current, values) in type_plan.updates.items()],
+            )
+            for key, (current, values) in type_plan.updates.items():
+                for name, value in values.items():
+                    self._audit(object_type.name, key, name, "update", type_plan.old_values[key][name], value, now)
+                self._touch(object_type.name, key, current.id)
+
+    def _touch(self, object_type: str, key: Key, id_: int | None = None) -> None:
+        if trigram := owning_application(object_type, key):
+            self.touched_applications.add(trigram)
+        if object_type == "interface":
+            self.touched_applications.add(key[1])
+        if object_type == "person" and id_ is not None:
+            self.touched_people.add(id_)
+        if object_type == "entity":
+            self.touched_entities = True
+
+    def _write_conflicts(self, type_plan: TypePlan, now: datetime) -> None:
+        object_type = type_plan.object_type
+        keys = set(type_plan.contested) | set(type_plan.settled)
+        if not keys:
+            return
+        latest: dict[tuple[str, str], Conflict] = {}
+        names = sorted({object_type.natural_key(key) for key in keys})
+        for chunk in chunks(names):
+            rows = self.session.scalars(
+                select(Conflict)
+                .where(Conflict.object_type == object_type.name, Conflict.natural_key.in_(chunk))
+                .order_by(Conflict.id)
+            )
+            for conflict in rows:
+                latest[(conflict.natural_key, conflict.field)] = conflict
+        for key, contested in type_plan.contested.items():
+            natural_key = object_type.natural_key(key)
+            for name, candidates in contested.items():
+                self._record_conflict(object_type, key, name, candidates, latest.get((natural_key, name)), now)
+        for key, settled in type_plan.settled.items():
+            natural_key = object_type.natural_key(key)
+            for name in settled:
+                existing = latest.get((natural_key, name))
+                if existing is not None and existing.status == "open":
+                    existing.status = "resolved"
+                    existing.resolution = "agreed"
+                    existing.resolved_at = now
+                    existing.resolved_by = self.actor
+                    existing.updated_at = now
+
+    def _record_conflict(
+        self,
+        object_type: ObjectType,
+        key: Key,
+        name: str,
+        candidates: list[Candidate],
+        existing: Conflict | None,
+        now: datetime,
+    ) -> None:
+        print_ = fingerprint(candidates)
+        listed = [{"source": c.source.name, "value": c.value, "precedence": c.precedence} for c in candidates]
+        if existing is not None and existing.status == "open":
+            existing.candidates = listed
+            existing.fingerprint = print_
+            existing.winning_source_id = candidates[0].source.id
+            existing.updated_at = now
+            return
+        if existing is not None and existing.fingerprint == print_:
+            return  # resolved, and nobody changed their statement since
+        self.session.add(
+            Conflict(
+                object_type=object_type.name,
+                natural_key=object_type.natural_key(key),
+                application=owning_application(object_type.name, key),
+                field=name,
+                status="open",
+                candidates=listed,
+                fingerprint=print_,
+                winning_source_id=candidates[0].source.id,
+                opened_at=now,
+                updated_at=now,
+            )
+        )
+
+    def _write_missing(self, type_plan: TypePlan, now: datetime) -> None:
+        object_type = type_plan.object_type
+        names = [object_type.natural_key(key) for key in type_plan.missing]
+        for chunk in chunks(names):
+            self.session.execute(
+                update(SourceRecord)
+                .where(
+                    SourceRecord.source_id == self.source.id,
+                    SourceRecord.object_type == object_type.name,
+                    SourceRecord.natural_key.in_(chunk),
+                )
+                .values(missing_since=now)
+                .execution_options(synchronize_session=False)
+            )
+        for key in type_plan.missing:
+            self._audit(object_type.name, key, None, "missing", None, None, now)
+
+    def _audit(
+        self,
+        object_type: str,
+        key: Key,
+        name: str | None,
+        operation: str,
+        old: str | None,
+        new: str | None,
+        now: datetime,
+    ) -> None:
+        self.pending_audit.append(
+            {
+                "at": now,
+                "actor": self.actor,
+                "user_id": self.user_id,
+                "token_id": self.token_id,
+                "source_id": self.source.id,
+                "run_id": self.run.id if self.run else None,
+                "object_type": object_type,
+                "natural_key": OBJECT_TYPES[object_type].natural_key(key),
+                "application": owning_application(object_type, key),
+                "field": name,
+                "operation": operation,
+                "old_value": old,
+                "new_value": new,
+            }
+        )
+        if len(self.pending_audit) >= 5000:
+            self.flush_audit()
+
+    def flush_audit(self) -> None:
+        if self.pending_audit:
+            self.session.execute(insert(Change), self.pending_audit)
+            self.written += sum(1 for row in self.pending_audit if row["operation"] in ("create", "update"))
+            self.pending_audit = []
+
+    def _refresh_search(self) -> None:
+        self.flush_audit()
+        trigrams = set(self.touched_applications)
+        ids = set(self.refs.applications[t] for t in trigrams if t in self.refs.applications)
+        self.refs.load_applications(t for t in trigrams if t not in self.refs.applications)
+        ids |= {self.refs.applications[t] for t in trigrams if t in self.refs.applications}
+        if self.touched_people:
+            for chunk in chunks(sorted(self.touched_people)):
+                ids.update(
+                    self.session.scalars(select(Stakeholder.application_id).where(Stakeholder.person_id.in_(chunk)))
+                )
+        if self.touched_entities:
+            ids.update(self.session.scalars(select(Application.id).where(Application.entity_id.is_not(None))))
+        refresh_applications(self.session, ids)
+
+
+KEY_TEXT = "/"
+
+
+def statements_for(object_type: str, rows: Iterable[tuple[Key, Values]]) -> list[Statement]:
+    """Statements from plain (key, values) pairs: tests and the portal's edit form build runs with it."""
+    return [Statement(object_type, key, values, position) for position, (key, values) in enumerate(rows)]

@@ -1,0 +1,80 @@
+"""Sources of data and what each of them said about each object (source records)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core.models import Base, TimestampMixin, UTCDateTime, enum_check, utcnow
+
+SOURCE_KINDS = ("excel", "push", "api", "manual")
+# Portal edits by editors (and values a steward pins) are statements of this source.
+MANUAL_SOURCE = "manual"
+DEFAULT_PRECEDENCE = 50
+MANUAL_PRECEDENCE = 100
+SOURCE_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+class Source(TimestampMixin, Base):
+    """Where data comes from: a workbook kept by stewards, a NiFi flow, an external API, or the portal.
+
+    For every field of every object, the source with the highest precedence that states a value wins.
+    `field_precedence` overrides the default per field, keyed `<object type>.<field>` (for example
+    `{"application.status": 90}`); `configuration` holds what a pull source needs (URL, mapping...).
+    """
+
+    __tablename__ = "source"
+    __table_args__ = (CheckConstraint(enum_check("kind", SOURCE_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    description: Mapped[str | None] = mapped_column(Text)
+    precedence: Mapped[int] = mapped_column(default=DEFAULT_PRECEDENCE)
+    field_precedence: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    configuration: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def precedence_of(self, object_type: str, field: str) -> int:
+        """This source's precedence for one field: its per-field override, else its default."""
+        return self.field_precedence.get(f"{object_type}.{field}", self.precedence)
+
+    def __repr__(self) -> str:
+        return f"<Source {self.name} ({self.kind})>"
+
+
+class SourceRecord(Base):
+    """What one source says about one object: the field values it states, and when it last said so.
+
+    `natural_key` is the object's business key (`BCA`, `BCA|jdoe|owner`...); `application` is the
+    trigram the object belongs to, when it belongs to one, so an application's history finds it.
+    `payload` holds only the fields the source states (an empty value is not a statement);
+    `field_runs` says which import run last changed each of them. A snapshot that no longer mentions
+    the object sets `missing_since`; nothing is ever deleted because a source stopped mentioning it.
+    """
+
+    __tablename__ = "source_record"
+    __table_args__ = (
+        UniqueConstraint("source_id", "object_type", "natural_key"),
+        Index("ix_source_record_object_type_natural_key", "object_type", "natural_key"),
+        Index("ix_source_record_application", "application"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
+    object_type: Mapped[str] = mapped_column(String(20))
+    natural_key: Mapped[str] = mapped_column(String(600))
+    application: Mapped[str | None] = mapped_column(String(7))
+    payload: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    field_runs: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id", ondelete="SET NULL"), index=True)
+    missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    source: Mapped[Source] = relationship()
