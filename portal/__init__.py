@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-import uuid
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, request
 
 from portal.config import DEFAULTS, INSTANCE_DIR, ROOT, validate_settings
 from portal.core.access import Role
@@ -15,8 +14,11 @@ from portal.core.cache import search_cache, token_cache
 from portal.core.csrf import csrf_token
 from portal.core.errors import ApiError, register_error_handlers
 from portal.core.htmx import htmx
+from portal.core.logs import configure_logging, init_request_log
+from portal.core.metrics import track_pool
 from portal.core.ratelimit import rate_limiter
 from portal.core.security import register_security_headers
+from portal.core.static import init_static
 from portal.extensions import db
 
 __version__ = "0.1.0"
@@ -35,17 +37,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     validate_settings(app.config)
+    # No request body may exceed the largest one a view accepts (a workbook upload); views check their own.
+    app.config["MAX_CONTENT_LENGTH"] = max(app.config["IMPORT_MAX_BYTES"], app.config["PUSH_MAX_BYTES"]) + 1024 * 1024
+    configure_logging(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.globals.update(version=__version__, csrf_token=csrf_token, Role=Role)
     if app.config["DATABASE_URL"].startswith("sqlite:///"):
         INSTANCE_DIR.mkdir(exist_ok=True)
 
     db.init_app(app)
+    assert db.engine is not None
+    track_pool(db.engine)
     htmx.init_app(app)
     search_cache.init_app(app)
     token_cache.init_app(app)
     rate_limiter.init_app(app)
     _register_request_hooks(app)
+    init_static(app)
     _init_sign_in(app)
     _register_blueprints(app)
     _register_commands(app)
@@ -72,14 +80,22 @@ def _register_blueprints(app: Flask) -> None:
     from portal.applications.views import bp as applications_views
     from portal.auth.api import bp as auth_api
     from portal.auth.views import bp as auth_views
+    from portal.changes.api import bp as changes_api
+    from portal.changes.views import bp as changes_views
+    from portal.conflicts.api import bp as conflicts_api
+    from portal.conflicts.views import bp as conflicts_views
     from portal.entities.api import bp as entities_api
     from portal.entities.views import bp as entities_views
     from portal.health.views import bp as health
+    from portal.imports.api import bp as imports_api
+    from portal.imports.views import bp as imports_views
     from portal.interfaces.api import bp as interfaces_api
     from portal.openapi.views import bp as openapi
     from portal.people.api import bp as people_api
     from portal.people.views import bp as people_views
     from portal.search.api import bp as search_api
+    from portal.sources.api import bp as sources_api
+    from portal.sources.views import bp as sources_views
 
     for blueprint in (
         health,
@@ -92,6 +108,14 @@ def _register_blueprints(app: Flask) -> None:
         people_views,
         people_api,
         interfaces_api,
+        imports_views,
+        imports_api,
+        conflicts_views,
+        conflicts_api,
+        sources_views,
+        sources_api,
+        changes_views,
+        changes_api,
         search_api,
         openapi,
     ):
@@ -102,31 +126,30 @@ def _register_commands(app: Flask) -> None:
     from portal.auth.cli import tokens_group, users_group
     from portal.cli import db_group
     from portal.demo.cli import demo_data_command
+    from portal.imports.cli import import_command
+    from portal.imports.cli_sync import sync_command
     from portal.search.cli import search_group
+    from portal.sources.cli import sources_group
 
     app.cli.add_command(db_group)
     app.cli.add_command(search_group)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(users_group)
     app.cli.add_command(tokens_group)
+    app.cli.add_command(sync_command)
+    app.cli.add_command(import_command)
+    app.cli.add_command(sources_group)
 
 
 def _register_request_hooks(app: Flask) -> None:
+    # First of all: every later hook, and every log line, may use the request id.
+    init_request_log(app)
+
     @app.before_request
     def refuse_control_characters_in_path() -> None:
         # A NUL in a key would reach the database (PostgreSQL refuses it); no valid URL holds one.
         if any(unicodedata.category(char) == "Cc" for char in request.path):
             raise ApiError(400, "The URL path contains control characters, which are not allowed.")
-
-    @app.before_request
-    def assign_request_id() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
-
-    @app.after_request
-    def return_request_id(response: Response) -> Response:
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        return response
 
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -7,13 +7,17 @@ to its type and fails at start-up with a message that names the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from portal.core.access import Role
 
-ROOT = Path(__file__).resolve().parent.parent
+# The folder holding templates/, static/, migrations/ and alembic.ini: the checkout by default. An installed
+# wheel carries only the code, so the container image puts those beside it and sets PORTAL_ROOT.
+ROOT = Path(os.environ.get("PORTAL_ROOT") or Path(__file__).resolve().parent.parent)
 INSTANCE_DIR = ROOT / "instance"
 
 
@@ -61,6 +65,23 @@ DEFAULTS: dict[str, Any] = {
     # The role of a user in no mapped group; empty refuses them (a 403 page that says whom to ask).
     "OIDC_DEFAULT_ROLE": "",
     "OIDC_TIMEOUT_SECONDS": 5,
+    # Logs on stdout: "json" (one object per line, for the log collector) or "text" (for a person at a
+    # terminal); LOG_LEVEL applies to the portal's own loggers, other libraries log warnings and worse.
+    "LOG_FORMAT": "json",
+    "LOG_LEVEL": "INFO",
+    # Who may read /metrics: callers from these networks (comma-separated CIDR blocks, e.g. the cluster's
+    # pod network; empty: none), or anyone sending `Authorization: Bearer <METRICS_TOKEN>`.
+    "METRICS_ALLOWED_NETWORKS": "127.0.0.0/8, ::1/128",
+    # Secret (optional): the bearer token that opens /metrics from anywhere; at least 32 characters.
+    "METRICS_TOKEN": "",
+    # Imports. A workbook is refused past IMPORT_MAX_BYTES, or when its zipped XML would expand beyond
+    # IMPORT_MAX_UNZIPPED_BYTES (a zip bomb), or past IMPORT_MAX_ROWS rows in all its sheets. A push
+    # body is refused (413) past PUSH_MAX_BYTES or PUSH_MAX_RECORDS records.
+    "IMPORT_MAX_BYTES": 50 * 1024 * 1024,
+    "IMPORT_MAX_UNZIPPED_BYTES": 1024 * 1024 * 1024,
+    "IMPORT_MAX_ROWS": 500_000,
+    "PUSH_MAX_BYTES": 20 * 1024 * 1024,
+    "PUSH_MAX_RECORDS": 10_000,
 }
 
 
@@ -94,6 +115,11 @@ def validate_settings(config: dict[str, Any]) -> None:
         "SEARCH_EXACT_COUNT_LIMIT",
         "SEARCH_MAX_QUERY_LENGTH",
         "DATABASE_STATEMENT_TIMEOUT_MS",
+        "IMPORT_MAX_BYTES",
+        "IMPORT_MAX_UNZIPPED_BYTES",
+        "IMPORT_MAX_ROWS",
+        "PUSH_MAX_BYTES",
+        "PUSH_MAX_RECORDS",
     ):
         config[name] = parse_int(name, config[name], minimum=1)
     config["SEARCH_CACHE_SECONDS"] = parse_int("SEARCH_CACHE_SECONDS", config["SEARCH_CACHE_SECONDS"], minimum=0)
@@ -113,6 +139,7 @@ def validate_settings(config: dict[str, Any]) -> None:
         url = "postgresql+psycopg2:" + url[len("postgresql:") :]
     config["DATABASE_URL"] = url
     _validate_sign_in(config)
+    _validate_operations(config)
     if not config.get("SECRET_KEY"):
         raise ConfigurationError(
             "PORTAL_SECRET_KEY is not set. Generate one with "
@@ -145,6 +172,36 @@ def _validate_sign_in(config: dict[str, Any]) -> None:
         config["OIDC_DEFAULT_ROLE"] = Role.parse(default_role) if default_role else None
     except ValueError as error:
         raise ConfigurationError(f"PORTAL_OIDC_DEFAULT_ROLE: {error}") from None
+
+
+def _validate_operations(config: dict[str, Any]) -> None:
+    log_format = str(config["LOG_FORMAT"]).strip().lower()
+    if log_format not in {"json", "text"}:
+        raise ConfigurationError(f"PORTAL_LOG_FORMAT must be json or text, got {config['LOG_FORMAT']!r}")
+    config["LOG_FORMAT"] = log_format
+    level = str(config["LOG_LEVEL"]).strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigurationError(f"PORTAL_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {config['LOG_LEVEL']!r}")
+    config["LOG_LEVEL"] = level
+    token = str(config.get("METRICS_TOKEN") or "").strip()
+    if token and len(token) < 32:
+        raise ConfigurationError(
+            "PORTAL_METRICS_TOKEN must be at least 32 characters. Generate one with "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+        )
+    config["METRICS_TOKEN"] = token
+    config["METRICS_ALLOWED_NETWORKS"] = _parse_networks(config["METRICS_ALLOWED_NETWORKS"])
+
+
+def _parse_networks(value: Any) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """CIDR blocks separated by commas or spaces (or a list of them); a bare address is a block of one."""
+    items = str(value or "").replace(",", " ").split() if isinstance(value, str) else list(value or [])
+    try:
+        return [ipaddress.ip_network(str(item), strict=False) for item in items]
+    except ValueError as error:
+        raise ConfigurationError(
+            f"PORTAL_METRICS_ALLOWED_NETWORKS must list CIDR blocks such as 10.244.0.0/16: {error}"
+        ) from None
 
 
 def _parse_role_map(value: Any) -> dict[str, Role]:

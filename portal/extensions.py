@@ -96,6 +96,11 @@ class Database:
         """The session of the current application context, created on first use."""
         return self._registry()
 
+    def open_session(self) -> Session:
+        """A session of its own, outside the request's: background work and progress reports commit on it
+        without touching the request's transaction (under `bind`, it is a savepoint of the test's)."""
+        return self._factory()
+
     def remove_session(self) -> None:
         self._registry.remove()
 

@@ -1,7 +1,8 @@
 """Record sources, their statements, import runs, conflicts and changes
 
 The audit log (`change`) is append-only: a trigger refuses UPDATE and DELETE on both engines.
-The `manual` source (portal edits) exists from the start, with the highest default precedence.
+Two sources exist from the start: `manual` (portal edits, the highest default precedence) and
+`workbook` (stewards' uploads).
 
 Revision ID: 7d4b1f9e2c60
 Revises: 3e9a7c5d2b18
@@ -203,6 +204,7 @@ def upgrade() -> None:
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_run_id", sa.Integer(), nullable=True),
         sa.Column("missing_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("fingerprint", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["last_run_id"],
             ["import_run.id"],
@@ -223,6 +225,10 @@ def upgrade() -> None:
         batch_op.create_index("ix_source_record_object_type_natural_key", ["object_type", "natural_key"], unique=False)
 
     _forbid_changing_the_audit_log()
+    if op.get_bind().dialect.name == "postgresql":
+        # Every re-import confirms each record (last_seen_at): room on each page lets PostgreSQL do it
+        # in place (a HOT update), without touching the indexes.
+        op.execute("ALTER TABLE source_record SET (fillfactor = 80)")
     source = sa.table(
         "source",
         sa.column("name", sa.String),
@@ -247,7 +253,17 @@ def upgrade() -> None:
                 "configuration": {},
                 "created_at": now,
                 "updated_at": now,
-            }
+            },
+            {
+                "name": "workbook",
+                "kind": "excel",
+                "description": "Workbooks uploaded by data stewards.",
+                "precedence": 50,
+                "field_precedence": {},
+                "configuration": {},
+                "created_at": now,
+                "updated_at": now,
+            },
         ],
     )
 

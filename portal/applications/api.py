@@ -14,7 +14,7 @@ from portal.applications.search import search_applications
 from portal.core.access import Role, requires
 from portal.core.api import (
     LIST_PARAMETERS,
-    detail_fields,
+    flag,
     json_body,
     json_body_response,
     json_response,
@@ -30,6 +30,7 @@ from portal.core.pagination import PageRequest
 from portal.entities.queries import get_ancestors
 from portal.extensions import db
 from portal.people.models import STAKEHOLDER_ROLES
+from portal.sources.queries import get_provenance
 
 bp = Blueprint("applications_api", __name__, url_prefix="/api/v1/applications")
 
@@ -104,13 +105,21 @@ def list_() -> Response:
 @requires(Role.READER)
 def detail(trigram: str) -> Response:
     """Everything known about one application. Unknown trigram: 404 with close trigrams as suggestions."""
-    fields = detail_fields(DETAIL_FIELDS)
+    args = lowercase_args(request.args)
+    reject_unknown(args, ("fields", "provenance"))
+    with_provenance = flag(args, "provenance")
+    fields = selected_fields(args, (*DETAIL_FIELDS, "provenance"))
     application = find_application(db.session, trigram)
     if application is None:
         suggestions = suggest_trigrams(db.session, trigram)
         hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
         raise ApiError(404, f"No application has the trigram {trigram[:16]!r}.{hint}", suggestions=suggestions)
-    return json_response(pick(application_json(application), fields))
+    body = application_json(application)
+    if with_provenance:
+        # Per field: the winning source, the run that last changed its statement, when it last confirmed it.
+        provenance = get_provenance(db.session, "application", application.trigram)
+        body["provenance"] = {field: found.as_dict() for field, found in provenance.items()}
+    return json_response(pick(body, fields))
 
 
 def application_json(application: Application) -> dict[str, Any]:

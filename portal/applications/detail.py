@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from flask import url_for
@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from portal.applications.models import TRIGRAM_PATTERN, Application, normalize_trigram
 from portal.applications.queries import get_entity_path, select_interfaces_of
+from portal.conflicts.queries import count_open_conflicts
 from portal.core.navigation import optional_url
 from portal.environments.models import ENVIRONMENT_KINDS, Environment
 from portal.people.models import ROLE_LABELS, STAKEHOLDER_ROLES, Stakeholder
+from portal.sources.queries import FieldProvenance, get_provenance, get_records_of
 
 COMPONENT_LABELS = {
     "server": "Server",
@@ -222,10 +224,65 @@ class ApplicationPage:
     tokens_url: str
     created: date
     updated: date
+    # Where each field's value comes from (fields no source states were entered directly).
+    provenance: dict[str, FieldProvenance]
+    source_lines: list[SourceLine]
+    open_conflicts: int
 
     @property
     def stakeholder_count(self) -> int:
         return sum(len(group.people) for group in self.stakeholders)
+
+    @property
+    def provenance_rows(self) -> list[tuple[str, FieldProvenance | None]]:
+        return [(label, self.provenance.get(field)) for field, label in PROVENANCE_FIELDS]
+
+    def origin(self, field: str) -> str | None:
+        """A short sentence on where `field`'s value comes from, for the hover title and the provenance table."""
+        found = self.provenance.get(field)
+        if found is None:
+            return None
+        run = f", run #{found.run_id}" if found.run_id else ""
+        missing = f"; missing from it since {found.missing_since:%Y-%m-%d}" if found.missing_since else ""
+        return f"From {found.source}{run}, last confirmed {found.confirmed_at:%Y-%m-%d %H:%M}{missing}"
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """What one source says about this application and what belongs to it: how many objects, how fresh."""
+
+    source: str
+    kind: str
+    records: int
+    last_seen: datetime
+    missing: int
+
+
+# The application's fields in the order the provenance table lists them.
+PROVENANCE_FIELDS = (
+    ("name", "Name"),
+    ("description", "Description"),
+    ("status", "Status"),
+    ("criticality", "Criticality"),
+    ("entity", "Entity"),
+    ("go_live", "Go-live"),
+    ("end_of_support", "End of support"),
+    ("decommission", "Decommission"),
+    ("tags", "Tags"),
+    ("documentation_url", "Documentation URL"),
+)
+
+
+def source_lines(session: Session, trigram: str) -> list[SourceLine]:
+    lines: dict[str, dict[str, Any]] = {}
+    for record, source in get_records_of(session, trigram):
+        line = lines.setdefault(
+            source.name, {"kind": source.kind, "records": 0, "last_seen": record.last_seen_at, "missing": 0}
+        )
+        line["records"] += 1
+        line["last_seen"] = max(line["last_seen"], record.last_seen_at)
+        line["missing"] += 1 if record.missing_since else 0
+    return [SourceLine(name, **values) for name, values in lines.items()]
 
 
 def build_page(session: Session, application: Application, today: date) -> ApplicationPage:
@@ -256,6 +313,9 @@ def build_page(session: Session, application: Application, today: date) -> Appli
         tokens_url=url_for("auth.tokens"),
         created=application.created_at.date(),
         updated=application.updated_at.date(),
+        provenance=get_provenance(session, "application", application.trigram),
+        source_lines=source_lines(session, application.trigram),
+        open_conflicts=count_open_conflicts(session, application.trigram),
     )
 
 

@@ -38,6 +38,7 @@ from portal.applications.queries import (
     filter_parameters,
     sort_order,
 )
+from portal.core.metrics import timed_search
 from portal.core.pagination import PageRequest
 from portal.core.text import folded, like_prefix
 from portal.entities.models import Entity
@@ -98,6 +99,7 @@ class SearchShape:
     components: bool = False
 
 
+@timed_search
 def search_applications(
     session: Session, filters: ApplicationFilters, page: PageRequest, exact_count_limit: int = 500
 ) -> ApplicationPage:

@@ -85,6 +85,14 @@ def choice(args: MultiDict[str, str], name: str, allowed: tuple[str, ...]) -> li
     return values
 
 
+def flag(args: MultiDict[str, str], name: str) -> bool:
+    """A true/false parameter (`true`, `false`, `1`, `0`; absent is false). Raises `ApiError` (400) otherwise."""
+    value = (args.get(name) or "false").strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ApiError(400, f"{name} must be true or false, got {value[:20]!r}.")
+    return value in ("true", "1")
+
+
 def detail_fields(available: Iterable[str]) -> list[str] | None:
     """For a detail endpoint: check its query (only `fields` is known) and return the selected fields."""
     args = lowercase_args(request.args)

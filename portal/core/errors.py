@@ -101,7 +101,9 @@ def register_error_handlers(app: Flask) -> None:
             raise error
         request_id = g.get("request_id", "-")
         return error_response(
-            500, f"Something went wrong on our side. Quote request id {request_id} when reporting it."
+            500,
+            f"Something went wrong on our side. Quote request id {request_id} when reporting it.",
+            request_id=request_id,
         )
 
 

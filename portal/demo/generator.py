@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
+from portal.conflicts.models import Conflict
 from portal.core.models import Base
 from portal.entities.models import Entity
 from portal.environments.models import Component, Environment
@@ -34,6 +35,7 @@ from portal.people.models import Person, Stakeholder
 from portal.search.index import rebuild
 from portal.search.models import SearchDocument, SearchTermVariant
 from portal.search.text import fold
+from portal.sources.models import SourceRecord
 
 Row = dict[str, Any]
 T = TypeVar("T")
@@ -54,7 +56,14 @@ THREE_LETTER_CODES = 26**3
 
 # Loaded parents first; deleted children first.
 LOAD_ORDER: tuple[type[Base], ...] = (Entity, Person, Application, Stakeholder, Environment, Component, Interface)
-DELETE_ORDER: tuple[type[Base], ...] = (SearchTermVariant, SearchDocument, *reversed(LOAD_ORDER))
+# What sources said about the replaced referential goes with it; the audit log stays (it is append-only).
+DELETE_ORDER: tuple[type[Base], ...] = (
+    Conflict,
+    SourceRecord,
+    SearchTermVariant,
+    SearchDocument,
+    *reversed(LOAD_ORDER),
+)
 
 
 class DemoDataError(RuntimeError):

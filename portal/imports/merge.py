@@ -22,19 +22,20 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
 from portal.changes.models import Change
 from portal.conflicts.models import Conflict
 from portal.core.models import utcnow
+from portal.imports.bulk import insert_rows, update_rows
 from portal.imports.models import ImportRun
-from portal.imports.schema import OBJECT_TYPES, InvalidValue, ObjectType
+from portal.imports.schema import KEY_SEPARATOR, OBJECT_TYPES, InvalidValue, ObjectType
 from portal.imports.visible import STORES, Key, References, Values, VisibleObject, chunks, owning_application
 from portal.people.models import Stakeholder
 from portal.search.index import refresh_applications
@@ -47,7 +48,7 @@ def no_progress(phase: str, done: int, total: int) -> None:
     return None
 
 
-@dataclass
+@dataclass(slots=True)
 class Statement:
     """What a source says about one object: its key and the fields it states (None: states nothing there).
 
@@ -56,17 +57,26 @@ class Statement:
     """
 
     object_type: str
-    key: Key
+    key: Key  # as the reader found them until `normalize` makes them canonical text
     values: Values
     position: int
     sheet: str | None = None
     row_number: int | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     derived: bool = False  # produced from another statement's fields (a stakeholder row's person)
+    # Identifies the statement as the reader gave it (see `raw_fingerprint`); None for derived ones.
+    fingerprint: str | None = None
+
+    def raw_fingerprint(self) -> str:
+        """A digest of the statement before it is read through the schema. A source record remembers the
+        digest of the statement last applied to it: the same statement again cannot change it (applying a
+        statement twice gives what applying it once gave), so a re-import skips it unread."""
+        text = repr((self.object_type, self.key, sorted(self.values.items())))
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
     @property
     def natural_key(self) -> str:
-        return OBJECT_TYPES[self.object_type].natural_key(self.key)
+        return KEY_SEPARATOR.join(self.key)
 
     @property
     def location(self) -> str:
@@ -112,7 +122,7 @@ class Statement:
         self.values = values
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What one statement came to: its action, the visible changes, the conflicts it meets."""
 
@@ -136,14 +146,14 @@ class Outcome:
         return result
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     source: Source
     value: str
     precedence: int
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordState:
     """One source record as the merge works on it (plain values, not an ORM object)."""
 
@@ -152,6 +162,7 @@ class RecordState:
     payload: dict[str, str]
     field_runs: dict[str, int]
     missing_since: datetime | None = None
+    fingerprint: str | None = None
 
 
 @dataclass
@@ -169,6 +180,9 @@ class TypePlan:
     settled: dict[Key, set[str]] = field(default_factory=dict)
     missing: list[Key] = field(default_factory=list)
     present: list[Key] = field(default_factory=list)
+    # Records confirmed unread (their statement came again, unchanged), and each key's statement digest.
+    confirmed: list[int] = field(default_factory=list)
+    fingerprints: dict[Key, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -238,25 +252,73 @@ class Merge:
     # --- planning ------------------------------------------------------------------------------------
 
     def plan(self, statements: list[Statement], snapshot: bool = False) -> Plan:
+        plans = {name: TypePlan(object_type) for name, object_type in OBJECT_TYPES.items()}
+        unread = self._skip_repeated(statements, plans)
         for statement in statements:
-            statement.normalize()
+            if id(statement) not in unread:
+                statement.fingerprint = statement.raw_fingerprint()
+                statement.normalize()
         statements = self._expand(statements)
         by_type: dict[str, list[Statement]] = defaultdict(list)
         for statement in statements:
             by_type[statement.object_type].append(statement)
         outcomes = {id(statement): Outcome(statement) for statement in statements}
-        plans: dict[str, TypePlan] = {}
         total = len(statements)
         done = 0
-        for name, object_type in OBJECT_TYPES.items():
-            if name in by_type:
-                plans[name] = self._plan_type(object_type, by_type[name], outcomes)
-                done += len(by_type[name])
-                self.progress("checking", done, total)
-            if snapshot and name in by_type:
+        for name in OBJECT_TYPES:  # in dependency order: parents first
+            if name not in by_type:
+                continue
+            read = [statement for statement in by_type[name] if id(statement) not in unread]
+            self._plan_type(plans[name], read, outcomes, {s.key for s in by_type[name] if id(s) in unread})
+            done += len(by_type[name])
+            self.progress("checking", done, total)
+            if snapshot:
                 self._plan_missing(plans[name], {statement.key for statement in by_type[name]})
         ordered = [outcomes[id(statement)] for statement in statements]
-        return Plan(self.source, ordered, plans, snapshot)
+        # Applied in dependency order too: the people a stakeholder row names exist before its link.
+        return Plan(self.source, ordered, {name: plans[name] for name in OBJECT_TYPES if name in by_type}, snapshot)
+
+    def _skip_repeated(self, statements: list[Statement], plans: dict[str, TypePlan]) -> set[int]:
+        """Statements identical to the one last applied to their record: confirmed without being read.
+
+        Returns their ids (`id()`); each gets its record's key, and its record is confirmed by `apply`.
+        Types whose rows also describe other objects (a stakeholder row names a person) are always read,
+        so that what they say about those objects is still counted.
+        """
+        by_type: dict[str, list[Statement]] = defaultdict(list)
+        for statement in statements:
+            if not OBJECT_TYPES[statement.object_type].foreign_fields and not statement.errors:
+                by_type[statement.object_type].append(statement)
+        unread: set[int] = set()
+        for name, candidates in by_type.items():
+            known = self._load_fingerprints(name)
+            if not known:
+                continue
+            used: set[str] = set()
+            for statement in candidates:
+                fingerprint = statement.raw_fingerprint()
+                found = known.get(fingerprint)
+                if found is None or fingerprint in used:  # a repeated row goes the long way: a duplicate key
+                    continue
+                used.add(fingerprint)
+                record_id, natural_key = found
+                statement.key = OBJECT_TYPES[name].split_key(natural_key)
+                statement.fingerprint = fingerprint
+                plans[name].confirmed.append(record_id)
+                unread.add(id(statement))
+        return unread
+
+    def _load_fingerprints(self, object_type: str) -> dict[str, tuple[int, str]]:
+        """This source's records of one type that are not missing, by the digest of their last statement."""
+        rows = self.session.execute(
+            select(SourceRecord.fingerprint, SourceRecord.id, SourceRecord.natural_key).where(
+                SourceRecord.source_id == self.source.id,
+                SourceRecord.object_type == object_type,
+                SourceRecord.missing_since.is_(None),
+                SourceRecord.fingerprint.is_not(None),
+            )
+        )
+        return {fingerprint: (id_, natural_key) for fingerprint, id_, natural_key in rows if fingerprint}
 
     def _expand(self, statements: list[Statement]) -> list[Statement]:
         """Split fields that describe another object (a stakeholder row's name and email) into its own statements."""
@@ -269,7 +331,7 @@ class Merge:
                 expanded.append(statement)
                 continue
             own = {name: value for name, value in statement.values.items() if name not in object_type.foreign_fields}
-            expanded.append(Statement(**{**statement.__dict__, "values": own}))
+            expanded.append(replace(statement, values=own))
             foreign: dict[str, dict[str, str]] = defaultdict(dict)
             for name, (target_type, target_field) in object_type.foreign_fields.items():
                 if statement.values.get(name):
@@ -288,14 +350,17 @@ class Merge:
         return expanded + list(derived.values())
 
     def _plan_type(
-        self, object_type: ObjectType, statements: list[Statement], outcomes: dict[int, Outcome]
-    ) -> TypePlan:
-        type_plan = TypePlan(object_type)
+        self, type_plan: TypePlan, statements: list[Statement], outcomes: dict[int, Outcome], unread: set[Key]
+    ) -> None:
+        """Plan the statements of one type that were read (`unread` holds the keys confirmed unread)."""
+        object_type = type_plan.object_type
         store = STORES[object_type.name]
         seen: dict[Key, Statement] = {}
         valid: list[Statement] = []
         for statement in statements:
-            if statement.key in seen and not statement.errors:
+            if statement.key in unread and not statement.errors:
+                statement.error(object_type.key[0].header, statement.natural_key, "duplicate key: also in this file")
+            elif statement.key in seen and not statement.errors:
                 first = seen[statement.key]
                 statement.error(
                     object_type.key[0].header, statement.natural_key, f"duplicate key: also at {first.location}"
@@ -305,7 +370,6 @@ class Merge:
                 valid.append(statement)
         keys = [statement.key for statement in valid]
         type_plan.mine = self._load_mine(object_type, keys)
-        visible = store.load(self.session, keys)
         self._check_references(object_type, valid)
         for statement in valid:
             if statement.errors:
@@ -318,27 +382,29 @@ class Merge:
                 else:
                     payload[name] = value
             type_plan.new_payloads[statement.key] = payload
+            type_plan.fingerprints[statement.key] = statement.fingerprint
             if mine and mine.missing_since is not None:
                 type_plan.present.append(statement.key)
         affected = {
             key: changed_fields(type_plan.mine[key].payload if key in type_plan.mine else {}, payload)
             for key, payload in type_plan.new_payloads.items()
         }
-        recompute = [key for key, names in affected.items() if names or key not in visible]
+        # A record the source had already, saying the same: the visible object exists and stays as it is.
+        recompute = [key for key, names in affected.items() if names or key not in type_plan.mine]
+        visible = store.load(self.session, recompute) if recompute else {}
         others = self._load_others(object_type, recompute)
         for statement in valid:
             if statement.errors:
                 continue
             outcome = outcomes[id(statement)]
             key = statement.key
-            if key not in affected or (not affected[key] and key in visible):
+            if key not in affected or (not affected[key] and key in type_plan.mine):
                 continue
             self._decide(type_plan, outcome, visible.get(key), affected[key], others.get(key, []))
         for statement in statements:
             if statement.errors:
                 outcomes[id(statement)].action = "error"
         self._register_planned(object_type.name, type_plan)
-        return type_plan
 
     def _decide(
         self,
@@ -375,9 +441,9 @@ class Merge:
             else:
                 type_plan.settled.setdefault(key, set()).add(name)
         if current is None:
-            type_plan.creates[key] = {name: value for name, value in winners.items() if value is not None}
+            type_plan.creates[key] = winners
             outcome.action = "create"
-            outcome.changes = {name: [None, value] for name, value in type_plan.creates[key].items()}
+            outcome.changes = {name: [None, value] for name, value in winners.items() if value is not None}
         else:
             required = {column.name for column in object_type.own_fields if column.required}
             changed = {
@@ -412,16 +478,17 @@ class Merge:
             SourceRecord.payload,
             SourceRecord.field_runs,
             SourceRecord.missing_since,
+            SourceRecord.fingerprint,
         ).where(SourceRecord.source_id == self.source.id, SourceRecord.object_type == object_type.name)
         statements = (
             [query] if len(names) > 5000 else [query.where(SourceRecord.natural_key.in_(c)) for c in chunks(names)]
         )
         wanted = set(names)
         for statement in statements:
-            for natural_key, id_, payload, field_runs, missing_since in self.session.execute(statement):
+            for natural_key, id_, payload, field_runs, missing_since, fingerprint in self.session.execute(statement):
                 if natural_key in wanted:
                     mine[object_type.split_key(natural_key)] = RecordState(
-                        id_, self.source.id, payload or {}, field_runs or {}, missing_since
+                        id_, self.source.id, payload or {}, field_runs or {}, missing_since, fingerprint
                     )
         return mine
 
@@ -516,14 +583,14 @@ class Merge:
         if plan.has_errors and not partial:
             raise ValueError("the plan has errors; apply it with partial=True to skip them")
         now = utcnow()
-        total = sum(len(type_plan.new_payloads) for type_plan in plan.types.values())
+        total = sum(len(type_plan.new_payloads) + len(type_plan.confirmed) for type_plan in plan.types.values())
         done = 0
         for type_plan in plan.types.values():
             self._write_visible(type_plan, now)
             self._write_records(type_plan, now)
             self._write_conflicts(type_plan, now)
             self._write_missing(type_plan, now)
-            done += len(type_plan.new_payloads)
+            done += len(type_plan.new_payloads) + len(type_plan.confirmed)
             self.progress("writing", done, total)
         self._refresh_search()
         return self.written
@@ -549,9 +616,14 @@ class Merge:
                         "first_seen_at": now,
                         "last_seen_at": now,
                         "last_run_id": run_id,
+                        "fingerprint": type_plan.fingerprints.get(key),
                     }
                 )
-            elif payload != mine.payload or mine.missing_since is not None:
+            elif (
+                payload != mine.payload
+                or mine.missing_since is not None
+                or mine.fingerprint != type_plan.fingerprints.get(key)
+            ):
                 runs = {
                     name: (mine.field_runs.get(name) if mine.payload.get(name) == value else run_id)
                     for name, value in payload.items()
@@ -564,19 +636,20 @@ class Merge:
                         "last_seen_at": now,
                         "last_run_id": run_id,
                         "missing_since": None,
+                        "fingerprint": type_plan.fingerprints.get(key),
                     }
                 )
             else:
                 confirmed.append(mine.id)  # type: ignore[arg-type]
-        for chunk in chunks(inserts):
-            self.session.execute(insert(SourceRecord), chunk)
-        for chunk in chunks(changed):
-            self.session.execute(update(SourceRecord), chunk)
-        for chunk in chunks(confirmed, 5000):
+        insert_rows(self.session, SourceRecord, inserts)
+        update_rows(self.session, SourceRecord, changed)
+        # Only the unindexed `last_seen_at` changes, which PostgreSQL updates in place (HOT): cheap
+        # enough to confirm a whole referential on every re-import.
+        for chunk in chunks([*confirmed, *type_plan.confirmed], 10_000):
             self.session.execute(
                 update(SourceRecord)
                 .where(SourceRecord.id.in_(chunk))
-                .values(last_seen_at=now, last_run_id=run_id)
+                .values(last_seen_at=now)
                 .execution_options(synchronize_session=False)
             )
         for key in type_plan.present:
@@ -588,7 +661,8 @@ class Merge:
         if type_plan.creates:
             store.create(self.session, self.refs, list(type_plan.creates.items()))
             for key, values in type_plan.creates.items():
-                self._audit(object_type.name, key, None, "create", None, json.dumps(values, sort_keys=True), now)
+                stated = {name: value for name, value in values.items() if value is not None}
+                self._audit(object_type.name, key, None, "create", None, json.dumps(stated, sort_keys=True), now)
                 self._touch(object_type.name, key)
         if type_plan.updates:
             store.update(
@@ -675,6 +749,23 @@ class Merge:
             )
         )
 
+    def mark_missing(self, object_type: str, seen_before: datetime) -> int:
+        """Mark missing this source's records of `object_type` not seen since `seen_before` (a snapshot
+        spanning several batches began then); returns how many, each with its audit row."""
+        type_plan = TypePlan(OBJECT_TYPES[object_type])
+        rows = self.session.scalars(
+            select(SourceRecord.natural_key).where(
+                SourceRecord.source_id == self.source.id,
+                SourceRecord.object_type == object_type,
+                SourceRecord.last_seen_at < seen_before,
+                SourceRecord.missing_since.is_(None),
+            )
+        )
+        type_plan.missing = [type_plan.object_type.split_key(natural_key) for natural_key in rows]
+        self._write_missing(type_plan, utcnow())
+        self.flush_audit()
+        return len(type_plan.missing)
+
     def _write_missing(self, type_plan: TypePlan, now: datetime) -> None:
         object_type = type_plan.object_type
         names = [object_type.natural_key(key) for key in type_plan.missing]
@@ -724,7 +815,7 @@ class Merge:
 
     def flush_audit(self) -> None:
         if self.pending_audit:
-            self.session.execute(insert(Change), self.pending_audit)
+            insert_rows(self.session, Change, self.pending_audit)
             self.written += sum(1 for row in self.pending_audit if row["operation"] in ("create", "update"))
             self.pending_audit = []
 

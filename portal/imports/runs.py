@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from portal.core.models import utcnow
+from portal.imports.bulk import insert_rows
 from portal.imports.merge import Merge, Plan, Progress, Statement, no_progress
 from portal.imports.models import ImportRow, ImportRun
 from portal.sources.models import Source
@@ -22,7 +23,7 @@ from portal.sources.models import Source
 # A run whose heartbeat is older than this belongs to a process that died.
 STALE_AFTER = timedelta(minutes=2)
 # Diff rows kept per run for review; beyond, actions are only counted (the counts stay exact).
-MAX_STORED_ROWS = 200_000
+MAX_STORED_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,20 @@ class Actor:
     @classmethod
     def system(cls, label: str = "system") -> Actor:
         return cls(label)
+
+    @classmethod
+    def of_request(cls) -> Actor:
+        """Whoever makes the current request: a token (named by its public prefix and owner) or a user."""
+        from flask import g
+
+        from portal.auth.guard import caller
+
+        user = caller()
+        grant = g.get("token_grant")
+        if grant is not None:
+            owner = f" of {user.login}" if user else ""
+            return cls(f"token {grant.prefix}{owner}", grant.user_id, grant.token_id)
+        return cls(user.login, user.id) if user else cls.system()
 
 
 class PlanHasErrors(Exception):
@@ -77,10 +92,13 @@ def execute(
     dry_run: bool = False,
     snapshot: bool = False,
     partial: bool = False,
+    keep_rows: bool = True,
     progress: Progress = no_progress,
 ) -> Plan:
     """Plan the statements; unless `dry_run`, apply them. Raises `PlanHasErrors` (nothing written) when
-    records are refused and `partial` is not set. The run row is updated; the caller commits."""
+    records are refused and `partial` is not set. The run row is updated last (a progress reporter may
+    update it from another connection meanwhile); the caller commits. `keep_rows=False` keeps no diff
+    rows, for the apply of a run whose dry run already kept them."""
     source = run.source
     merge = Merge(
         session,
@@ -92,21 +110,32 @@ def execute(
         progress=progress,
     )
     plan = merge.plan(statements, snapshot=snapshot)
-    run.counts = plan.counts
     if dry_run:
         store_rows(session, run, plan, everything=True)
+        run.counts = plan.counts
         return plan
     if plan.has_errors and not partial:
         raise PlanHasErrors(plan)
-    run.changes_written = merge.apply(plan, partial=partial)
-    store_rows(session, run, plan, everything=False)
+    changes_written = merge.apply(plan, partial=partial)
+    if keep_rows:
+        store_rows(session, run, plan, everything=False)
+    run.counts = plan.counts
+    run.changes_written = changes_written
+    run.mode = "apply"
     finish(session, run, "succeeded")
     return plan
 
 
 def store_rows(session: Session, run: ImportRun, plan: Plan, everything: bool) -> None:
-    """Keep the diff of a run: every record that is not unchanged for a dry run; errors and conflicts otherwise."""
-    kept = ("create", "update", "conflict", "error") if everything else ("conflict", "error")
+    """Keep the diff of a run: every record that is not unchanged for a dry run; errors and conflicts otherwise.
+
+    At most `MAX_STORED_ROWS` are kept, the most important first (errors, conflicts, updates, then
+    creates): a first import of a whole referential creates hundreds of thousands of records, which
+    nobody reads one by one. The run's counts stay exact.
+    """
+    kept = ("error", "conflict", "update", "create") if everything else ("error", "conflict")
+    chosen = [outcome for outcome in plan.outcomes if outcome.action in kept and not outcome.statement.derived]
+    chosen.sort(key=lambda outcome: kept.index(outcome.action))
     rows = [
         {
             "run_id": run.id,
@@ -119,11 +148,9 @@ def store_rows(session: Session, run: ImportRun, plan: Plan, everything: bool) -
             "changes": {**outcome.changes, **({"conflicts": outcome.conflicts} if outcome.conflicts else {})},
             "errors": outcome.statement.errors,
         }
-        for outcome in plan.outcomes
-        if outcome.action in kept and not outcome.statement.derived
-    ][:MAX_STORED_ROWS]
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(ImportRow), rows[start : start + 5000])
+        for outcome in chosen[:MAX_STORED_ROWS]
+    ]
+    insert_rows(session, ImportRow, rows)
 
 
 def finish(session: Session, run: ImportRun, status: str, error: str | None = None) -> None:

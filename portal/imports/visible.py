@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
 from portal.applications.models import Application
 from portal.core.models import utcnow
 from portal.entities.models import Entity
 from portal.environments.models import Component, Environment
+from portal.imports.bulk import insert_rows, update_rows
 from portal.imports.schema import OBJECT_TYPES, ObjectType, format_details, parse_details, tags
 from portal.interfaces.models import Interface
 from portal.people.models import Person, Stakeholder
@@ -128,8 +129,7 @@ class Store:
         """Write changed fields: `items` holds (id, key, {field: new canonical value})."""
         now = utcnow()
         rows = [{"id": id_, **self.columns(refs, key, values), **self.stamp(now)} for id_, key, values in items]
-        for chunk in chunks(rows):
-            session.execute(update(self.model), chunk)
+        update_rows(session, self.model, rows)
 
     model: Any
 
@@ -140,12 +140,7 @@ class Store:
         return {"updated_at": now} if hasattr(self.model, "updated_at") else {}
 
     def insert_rows(self, session: Session, rows: list[dict[str, Any]]) -> list[int]:
-        ids: list[int] = []
-        for chunk in chunks(rows):
-            ids.extend(
-                session.scalars(insert(self.model).returning(self.model.id, sort_by_parameter_order=True), chunk)
-            )
-        return ids
+        return insert_rows(session, self.model, rows, returning="id")
 
 
 class EntityStore(Store):
@@ -258,7 +253,12 @@ class ApplicationStore(Store):
         return out
 
     def create(self, session: Session, refs: References, items: list[tuple[Key, Values]]) -> None:
-        rows = [{"trigram": key[0], "status": "production", **self.columns(refs, key, values)} for key, values in items]
+        # A new application nobody gave a status to is in production (the model's default, set here
+        # because bulk rows must all name the same columns).
+        rows = [
+            {"trigram": key[0], **self.columns(refs, key, values), "status": values.get("status") or "production"}
+            for key, values in items
+        ]
         refs.applications.update(zip((key[0] for key, _ in items), self.insert_rows(session, rows), strict=True))
 
 
@@ -278,7 +278,12 @@ class EnvironmentStore(Store):
 
     def create(self, session: Session, refs: References, items: list[tuple[Key, Values]]) -> None:
         rows = [
-            {"application_id": refs.applications[key[0]], "name": key[1], **self.columns(refs, key, values)}
+            {
+                "application_id": refs.applications[key[0]],
+                "name": key[1],
+                **self.columns(refs, key, values),
+                "status": values.get("status") or "active",
+            }
             for key, values in items
         ]
         ids = self.insert_rows(session, rows)

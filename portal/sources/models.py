@@ -76,5 +76,7 @@ class SourceRecord(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id", ondelete="SET NULL"), index=True)
     missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Digest of the statement last applied, as the source sent it: the same statement again is skipped.
+    fingerprint: Mapped[str | None] = mapped_column(String(32))
 
     source: Mapped[Source] = relationship()

@@ -79,7 +79,15 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def app(database_url: str, engine: Engine) -> Flask:
-    return create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key"})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret-key",
+            # Imports run inside the request that starts them, in the test's transaction (no thread).
+            "IMPORTS_INLINE": True,
+        }
+    )
 
 
 @pytest.fixture

@@ -46,12 +46,27 @@ def test_variables_are_read_from_the_environment(monkeypatch):
         ("OIDC_ROLE_MAP", '["admin"]', "PORTAL_OIDC_ROLE_MAP must be a JSON object"),
         ("OIDC_ROLE_MAP", '{"admins": "god"}', "PORTAL_OIDC_ROLE_MAP: unknown role 'god'; use one of reader, editor"),
         ("OIDC_DEFAULT_ROLE", "guest", "PORTAL_OIDC_DEFAULT_ROLE: unknown role 'guest'"),
+        ("LOG_FORMAT", "xml", "PORTAL_LOG_FORMAT must be json or text, got 'xml'"),
+        ("LOG_LEVEL", "chatty", "PORTAL_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got 'chatty'"),
+        ("METRICS_TOKEN", "short", "PORTAL_METRICS_TOKEN must be at least 32 characters"),
+        ("METRICS_ALLOWED_NETWORKS", "10.244.0.0/33", "PORTAL_METRICS_ALLOWED_NETWORKS must list CIDR blocks"),
+        ("METRICS_ALLOWED_NETWORKS", "pods", "PORTAL_METRICS_ALLOWED_NETWORKS must list CIDR blocks"),
     ],
 )
 def test_malformed_value_names_the_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(f"PORTAL_{name}", value)
     with pytest.raises(ConfigurationError, match=message):
         create_app(GOOD | {name: value} if name == "DATABASE_URL" else dict(GOOD))
+
+
+def test_metrics_networks_are_read_as_cidr_blocks(monkeypatch):
+    monkeypatch.setenv("PORTAL_METRICS_ALLOWED_NETWORKS", "10.244.0.0/16, fd00::/8 192.0.2.7")
+    app = create_app(GOOD)
+    assert [str(network) for network in app.config["METRICS_ALLOWED_NETWORKS"]] == [
+        "10.244.0.0/16",
+        "fd00::/8",
+        "192.0.2.7/32",
+    ]
 
 
 def test_default_page_size_above_the_maximum_is_refused():

@@ -182,11 +182,13 @@ def test_api_url_on_the_page_answers_the_same_application(client, session):
     assert response.status_code == 200 and response.get_json()["name"] == "Banque de Compensation"
 
 
-def test_page_keeps_history_and_provenance_placeholders(client, session):
+def test_an_application_no_source_describes_says_its_values_were_entered_directly(client, session):
     make_application(session, "BCA")
-    text = text_of(page_of(client, "BCA"))
-    assert "History of changes arrives with the ingestion of sources." in text
-    assert "this referential has no source data yet" in text.lower()
+    page = page_of(client, "BCA")
+    assert "No source describes this application yet: its values were entered directly." in text_of(page)
+    # The history is loaded by htmx when its panel scrolls into view, with a link when htmx is off.
+    assert 'hx-get="/applications/BCA/history" hx-trigger="revealed"' in page
+    assert '<a href="/applications/BCA/history">Show the changes</a>' in page
 
 
 def test_unknown_trigram_gets_a_404_page_suggesting_close_trigrams(client, session):
@@ -213,7 +215,7 @@ def test_page_has_no_inline_style_nor_script(client, session):
     for page in (page_of(client, "BCA"), page_of(client, "BCB", status=404)):
         assert " style=" not in page and "<style" not in page
         assert not re.search(r"<script(?![^>]*\bsrc=)", page), "inline script"
-        assert "/static/application.css" in page
+        assert re.search(r"/static/application\.[0-9a-f]{16}\.css", page)  # named after its content
 
 
 def build_application(session, trigram: str, count: int, entity) -> None:

@@ -22,12 +22,19 @@ from tests.unit.conftest import CSRF_TOKEN, sign_in_as
 
 PUBLIC = Policy(role=None)
 READER = Policy(Role.READER, Scope.READ)
+EDITOR = Policy(Role.EDITOR, Scope.READ)
+STEWARD = Policy(Role.STEWARD, Scope.READ)
 ADMIN = Policy(Role.ADMIN, Scope.READ)
+# Pushes from NiFi and other sources: a steward's ingest token (or a steward's browser).
+INGEST = Policy(Role.STEWARD, Scope.INGEST)
 
 EXPECTED_ACCESS: dict[str, Policy] = {
     "static": PUBLIC,
     "health.healthz": PUBLIC,
     "health.readyz": PUBLIC,
+    # Open to the sign-in check, then refused (403) outside the metrics networks without the metrics token:
+    # the test client calls from 127.0.0.1, which the default networks let in.
+    "health.metrics": PUBLIC,
     "auth.login": PUBLIC,
     "auth.login_local": PUBLIC,
     "auth.sso": PUBLIC,
@@ -57,6 +64,31 @@ EXPECTED_ACCESS: dict[str, Policy] = {
     "search_api.search": READER,
     "openapi.document": READER,
     "openapi.docs": READER,
+    "applications.edit": EDITOR,
+    "applications.save": EDITOR,
+    "imports.list_": STEWARD,
+    "imports.upload": STEWARD,
+    "imports.template": STEWARD,
+    "imports.detail": STEWARD,
+    "imports.apply": STEWARD,
+    "imports.cancel": STEWARD,
+    "imports.error_workbook": STEWARD,
+    "conflicts.list_": STEWARD,
+    "conflicts.resolve_": STEWARD,
+    "conflicts_api.list_": READER,
+    "sources.list_": STEWARD,
+    "sources.create": ADMIN,
+    "sources.update": ADMIN,
+    "sources_api.list_": READER,
+    "sources_api.detail": READER,
+    "changes.history": READER,
+    "changes_api.list_": READER,
+    "imports_api.runs": STEWARD,
+    "imports_api.run": STEWARD,
+    "imports_api.push": INGEST,
+    "imports_api.begin_snapshot": INGEST,
+    "imports_api.commit_snapshot": INGEST,
+    "imports_api.abort_snapshot": INGEST,
 }
 
 # What each token scope lets a token do (the owner's role permitting).
@@ -68,6 +100,11 @@ SAMPLE_ARGUMENTS = {
     "token_id": "999999",
     "user_id": "999999",
     "filename": "portal.css",
+    "run_id": "999999",
+    "snapshot_id": "999999",
+    "source_name": "nowhere",
+    "conflict_id": "999999",
+    "name": "nowhere",
 }
 
 

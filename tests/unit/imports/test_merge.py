@@ -363,3 +363,71 @@ def test_the_search_finds_what_a_source_created(session):
     page = search_applications(session, ApplicationFilters(q="zanzibar"), PageRequest(1, 10))
 
     assert [row["trigram"] for row in page.results] == ["ZQA"]
+
+
+def test_a_large_run_keeps_every_character_of_every_value(session):
+    """Past a few hundred rows PostgreSQL is written with COPY: tabs, newlines and backslashes must survive."""
+    cmdb = make_source(session, "cmdb")
+    tricky = 'Tab\there, new\nline, back\\slash \\N, "quotes", accents é, emoji 🦓'
+    statements = [
+        app_statement(f"ZQA{index:03d}", index, name=f"App {index}", description=tricky) for index in range(300)
+    ]
+    statements += [
+        Statement("environment", (f"ZQA{index:03d}", "prod"), {"kind": "prod"}, 300 + index) for index in range(300)
+    ]
+    statements += [
+        Statement("component", (f"ZQA{index:03d}", "prod", "server", f"srv-{index}"), {}, 600 + index)
+        for index in range(300)
+    ]
+
+    plan = push(session, cmdb, *statements)
+
+    assert plan.counts["create"] == 900
+    session.expire_all()
+    application = session.scalars(select(Application).where(Application.trigram == "ZQA123")).one()
+    assert [component.name for component in application.environments[0].components] == ["srv-123"]
+    descriptions = set(session.scalars(select(Application.description).where(Application.name.like("App %"))))
+    assert descriptions == {tricky}
+    payloads = session.scalars(
+        select(SourceRecord.payload).where(SourceRecord.source_id == cmdb.id, SourceRecord.object_type == "application")
+    ).all()
+    assert len(payloads) == 300 and all(payload["description"] == tricky for payload in payloads)
+    created = session.scalars(
+        select(Change.new_value).where(Change.operation == "create", Change.object_type == "application")
+    ).all()
+    assert len(created) == 300 and all(json.loads(value)["description"] == tricky for value in created)
+
+
+def test_a_statement_sent_again_unchanged_is_confirmed_without_being_read(session):
+    cmdb = make_source(session, "cmdb")
+    push(session, cmdb, app_statement(" zqa", name="Zebra"), app_statement("ZQB", 1, name="Zebu"))
+    before = session.scalar(select(SourceRecord.last_seen_at).where(SourceRecord.natural_key == "ZQA"))
+
+    plan = push(session, cmdb, app_statement(" zqa", name="Zebra"), app_statement("ZQB", 1, name="Zebu"), snapshot=True)
+
+    assert [(o.statement.key, o.action) for o in plan.outcomes] == [(("ZQA",), "unchanged"), (("ZQB",), "unchanged")]
+    assert plan.types["application"].confirmed and not plan.types["application"].new_payloads
+    assert plan.counts["missing"] == 0
+    session.expire_all()
+    assert session.scalar(select(SourceRecord.last_seen_at).where(SourceRecord.natural_key == "ZQA")) > before
+
+
+def test_a_row_repeated_unchanged_in_one_file_is_still_a_duplicate_key(session):
+    cmdb = make_source(session, "cmdb")
+    push(session, cmdb, app_statement("ZQA", name="Zebra"))
+
+    plan = push(session, cmdb, app_statement("ZQA", name="Zebra"), app_statement("ZQA", 1, name="Zebra"), partial=True)
+
+    assert [outcome.action for outcome in plan.outcomes] == ["unchanged", "error"]
+    assert "duplicate key" in plan.outcomes[1].statement.errors[0]["reason"]
+
+
+def test_a_record_changed_since_by_another_statement_is_read_again(session):
+    cmdb = make_source(session, "cmdb")
+    push(session, cmdb, app_statement("ZQA", name="Zebra", status="build"))
+    push(session, cmdb, app_statement("ZQA", status="production"))
+
+    plan = push(session, cmdb, app_statement("ZQA", name="Zebra", status="build"))
+
+    assert plan.outcomes[0].action == "update"
+    assert visible(session, "ZQA").status == "build"

@@ -1,0 +1,110 @@
+"""`flask import WORKBOOK`: check a workbook and show what it would change; `--apply` commits it.
+
+The same reader and merge as the Imports page, in the terminal with a progress bar: for scripted
+loads and for workbooks too large to upload comfortably. A dry run writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import text
+
+from portal.extensions import db
+from portal.imports.excel import WorkbookRejected, check_file, read_workbook
+from portal.imports.merge import Plan
+from portal.imports.runs import Actor, PlanHasErrors, execute, open_run
+from portal.sources.queries import find_source
+
+MAX_LINES = 30
+
+
+class Bar:
+    """One click progress bar per phase (checking, writing), fed by the merge's progress reports."""
+
+    def __init__(self) -> None:
+        self.phase: str | None = None
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self.phase:
+            self.close()
+            self.phase, self.done = phase, 0
+            label = phase.capitalize().ljust(9)
+            self.bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@click.command("import")
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", "source_name", default="workbook", show_default=True, help="The excel source it comes from.")
+@click.option("--apply", "apply_", is_flag=True, help="Commit the changes (without it: a dry run that writes nothing).")
+@click.option("--partial", is_flag=True, help="With --apply: apply the valid rows even if some have errors.")
+@click.option("--snapshot", is_flag=True, help="A full snapshot: mark missing what the source no longer lists.")
+@with_appcontext
+def import_command(workbook: Path, source_name: str, apply_: bool, partial: bool, snapshot: bool) -> None:
+    """Import WORKBOOK (.xlsx in the Referentiel template format). Exits 1 if nothing could be applied."""
+    source = find_source(db.session, source_name)
+    if source is None or source.kind != "excel":
+        raise click.ClickException(f"No excel source named {source_name!r} (see the Sources page).")
+    data = workbook.read_bytes()
+    config = current_app.config
+    try:
+        check_file(data, config["IMPORT_MAX_BYTES"], config["IMPORT_MAX_UNZIPPED_BYTES"])
+        parsed = read_workbook(data, config["IMPORT_MAX_ROWS"])
+    except WorkbookRejected as error:
+        raise click.ClickException(f"{workbook.name}: {error}") from None
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL statement_timeout = 0"))
+    run = open_run(
+        db.session, source, "upload", Actor.system("cli"), mode="apply" if apply_ else "dry_run", filename=workbook.name
+    )
+    bar = Bar()
+    try:
+        plan = execute(
+            db.session, run, parsed.statements, dry_run=not apply_, snapshot=snapshot, partial=partial, progress=bar
+        )
+    except PlanHasErrors as refused:
+        bar.close()
+        db.session.rollback()
+        _report(refused.plan)
+        raise click.ClickException(
+            "Nothing was applied: fix the errors, or add --partial to apply the valid rows."
+        ) from None
+    bar.close()
+    _report(plan)
+    if apply_:
+        db.session.commit()
+        click.echo(f"Applied as import run {run.id}: {run.changes_written:,} values changed.")
+    else:
+        db.session.rollback()
+        click.echo("Dry run: nothing was written. Add --apply to commit.")
+
+
+def _report(plan: Plan) -> None:
+    counts = plan.counts
+    click.echo(", ".join(f"{counts[action]:,} {action}" for action in counts))
+    shown = 0
+    for outcome in plan.outcomes:
+        if outcome.action == "error" and shown < MAX_LINES:
+            statement = outcome.statement
+            for error in statement.errors:
+                click.echo(
+                    f"  {statement.location}, {error['column']} {error['value'] or ''!r}: {error['reason']}", err=True
+                )
+            shown += 1
+    if counts["error"] > shown:
+        click.echo(f"  ... and {counts['error'] - shown:,} more rows with errors", err=True)

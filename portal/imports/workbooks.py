@@ -1,0 +1,157 @@
+"""Workbook imports: upload, dry run, apply or cancel, each step recorded on the import run.
+
+A steward's upload is checked at once (a file that is not a safe xlsx never becomes a run), then kept
+on the run; the dry run and the apply read it again from there, in the background of whichever
+process picks them up, so that any replica can show and continue a run. The apply is one
+transaction: a process that dies during it leaves nothing applied (`fail_stale_runs` marks the run
+failed at the next start).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import text, update
+from sqlalchemy.orm import Session
+
+from portal.core.models import utcnow
+from portal.extensions import db
+from portal.imports.excel import WorkbookRejected, check_file, read_workbook
+from portal.imports.models import ImportRun
+from portal.imports.runs import Actor, PlanHasErrors, execute, finish, open_run
+from portal.sources.models import Source
+
+log = logging.getLogger(__name__)
+# Progress and heartbeat are written at most this often (seconds).
+PROGRESS_INTERVAL = 0.5
+# An import's statements may run for minutes on a large referential (the default is a few seconds).
+IMPORT_STATEMENT_TIMEOUT = "15min"
+
+
+def start_upload(
+    session: Session, source: Source, filename: str, data: bytes, actor: Actor, snapshot: bool = False
+) -> ImportRun:
+    """Check the file and queue its dry run. Raises `WorkbookRejected` (nothing is written) for a bad file."""
+    config = current_app.config
+    check_file(data, config["IMPORT_MAX_BYTES"], config["IMPORT_MAX_UNZIPPED_BYTES"])
+    run = open_run(
+        session,
+        source,
+        "upload",
+        actor,
+        mode="dry_run",
+        filename=filename[:255],
+        file_data=data,
+        options={"snapshot": snapshot},
+    )
+    run.status = "queued"
+    return run
+
+
+class ProgressReporter:
+    """Writes a run's phase, progress and heartbeat from its own connection, so that other requests
+    (the polling page, another replica) see them while the run's transaction is still open."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.last = 0.0
+        self.dialect = db.engine.dialect.name if db.engine is not None else ""
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_INTERVAL and done < total:
+            return
+        self.last = now
+        # SQLite has one writer at a time: while the run writes, progress waits for its commit.
+        if phase == "writing" and self.dialect == "sqlite":
+            return
+        self.write(phase=phase, progress_done=done, progress_total=total)
+
+    def write(self, **values: Any) -> None:
+        try:
+            with db.open_session() as session, session.begin():
+                if self.dialect == "postgresql":
+                    session.execute(text("SET LOCAL lock_timeout = '1s'"))
+                session.execute(
+                    update(ImportRun).where(ImportRun.id == self.run_id).values(heartbeat_at=utcnow(), **values)
+                )
+        except Exception:  # progress is a courtesy: never let it fail the import itself
+            log.warning("could not record the progress of import run %s", self.run_id, exc_info=True)
+
+
+def dry_run(session: Session, run: ImportRun, progress: Callable[[str, int, int], None]) -> None:
+    """Read the workbook and plan it: the run becomes `ready`, with its diff, for a steward to review."""
+    parsed = read_workbook(run.file_data or b"", current_app.config["IMPORT_MAX_ROWS"])
+    progress("checking", 0, len(parsed.statements))
+    snapshot = bool(run.options.get("snapshot"))
+    execute(session, run, parsed.statements, dry_run=True, snapshot=snapshot, progress=progress)
+    # The run's own row is written last: the progress reporter updates it meanwhile from another connection.
+    run.notes = parsed.notes
+    run.status = "ready"
+    run.phase = None
+
+
+def apply(session: Session, run: ImportRun, progress: Callable[[str, int, int], None]) -> None:
+    """Apply the workbook of a run whose dry run is ready, in the caller's (single) transaction."""
+    parsed = read_workbook(run.file_data or b"", current_app.config["IMPORT_MAX_ROWS"])
+    execute(
+        session,
+        run,
+        parsed.statements,
+        snapshot=bool(run.options.get("snapshot")),
+        partial=bool(run.options.get("partial")),
+        keep_rows=False,
+        progress=progress,
+    )
+    run.file_data = None
+    run.phase = None
+
+
+STEPS = {"dry_run": dry_run, "apply": apply}
+
+
+def run_step(app: Flask, run_id: int, step: str) -> None:
+    """Do one step of a run in its own application context and transaction; record a failure with its reason."""
+    with app.app_context():
+        session = db.session
+        reporter = ProgressReporter(run_id)
+        try:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text(f"SET LOCAL statement_timeout = '{IMPORT_STATEMENT_TIMEOUT}'"))
+            reporter.write(status="running" if step == "dry_run" else "applying", phase="reading")
+            run = session.get(ImportRun, run_id)
+            if run is None:
+                return
+            STEPS[step](session, run, reporter)
+            session.commit()
+        except (WorkbookRejected, PlanHasErrors) as error:
+            session.rollback()
+            record_failure(session, run_id, str(error))
+        except Exception as error:
+            session.rollback()
+            log.exception("import run %s failed", run_id)
+            record_failure(session, run_id, f"Unexpected error ({type(error).__name__}); nothing was applied.")
+        finally:
+            db.remove_session()
+
+
+def record_failure(session: Session, run_id: int, reason: str) -> None:
+    run = session.get(ImportRun, run_id)
+    if run is not None:
+        finish(session, run, "failed", reason)
+        run.file_data = None
+        session.commit()
+
+
+def launch(run_id: int, step: str) -> None:
+    """Run a step in a background thread of this process (inline when `IMPORTS_INLINE` is set, for tests)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("IMPORTS_INLINE"):
+        run_step(app, run_id, step)
+        return
+    threading.Thread(target=run_step, args=(app, run_id, step), name=f"import-{run_id}-{step}", daemon=True).start()

@@ -1,0 +1,100 @@
+"""Queries of sources (with their freshness and record counts) and of what they say about an object (provenance)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from portal.sources.models import SOURCE_NAME_PATTERN, Source, SourceRecord
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """A source with what it currently says: how many records, how many of them missing since a snapshot."""
+
+    source: Source
+    records: int
+    missing: int
+
+
+def get_source_summaries(session: Session) -> list[SourceSummary]:
+    counts = dict(
+        (source_id, (records, missing))
+        for source_id, records, missing in session.execute(
+            select(
+                SourceRecord.source_id,
+                func.count(),
+                func.sum(case((SourceRecord.missing_since.is_not(None), 1), else_=0)),
+            ).group_by(SourceRecord.source_id)
+        )
+    )
+    sources = session.scalars(select(Source).order_by(Source.precedence.desc(), Source.id)).all()
+    return [SourceSummary(source, *(int(n or 0) for n in counts.get(source.id, (0, 0)))) for source in sources]
+
+
+def find_source(session: Session, name: str) -> Source | None:
+    return session.scalars(select(Source).where(Source.name == name.strip().lower())).first()
+
+
+def check_source_name(name: str) -> str:
+    """The name, lowercase; raises `ValueError` unless it is a short slug (it appears in URLs)."""
+    cleaned = name.strip().lower()
+    if not SOURCE_NAME_PATTERN.match(cleaned):
+        raise ValueError("a source name is 1 to 40 lowercase letters, digits, - or _, starting with a letter or digit")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class FieldProvenance:
+    """Where a visible value comes from: the winning source, the run that last changed its statement, and
+    when that source last confirmed it (and whether a snapshot of it no longer mentions the object)."""
+
+    source: str
+    run_id: int | None
+    confirmed_at: datetime
+    missing_since: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "run": self.run_id,
+            "confirmed_at": self.confirmed_at.isoformat(),
+            "missing_since": self.missing_since.isoformat() if self.missing_since else None,
+        }
+
+
+def get_provenance(session: Session, object_type: str, natural_key: str) -> dict[str, FieldProvenance]:
+    """For each field some source states, the source that wins it (the merge's rule: precedence, then the
+    source registered first). Fields no source states are absent: they were entered directly."""
+    rows = session.execute(
+        select(SourceRecord, Source)
+        .join(SourceRecord.source)
+        .where(SourceRecord.object_type == object_type, SourceRecord.natural_key == natural_key)
+    ).all()
+    winners: dict[str, tuple[tuple[int, int], FieldProvenance]] = {}
+    for record, source in rows:
+        for field in record.payload:
+            rank = (-source.precedence_of(object_type, field), source.id)
+            if field not in winners or rank < winners[field][0]:
+                provenance = FieldProvenance(
+                    source.name, record.field_runs.get(field), record.last_seen_at, record.missing_since
+                )
+                winners[field] = (rank, provenance)
+    return {field: provenance for field, (_, provenance) in winners.items()}
+
+
+def get_records_of(session: Session, application: str) -> list[tuple[SourceRecord, Source]]:
+    """Every source record about an application and what belongs to it, by source then object."""
+    return [
+        (record, source)
+        for record, source in session.execute(
+            select(SourceRecord, Source)
+            .join(SourceRecord.source)
+            .where(SourceRecord.application == application)
+            .order_by(Source.precedence.desc(), Source.name, SourceRecord.object_type, SourceRecord.natural_key)
+        ).all()
+    ]

@@ -1,0 +1,78 @@
+"""The audit log as users read it: `GET /api/v1/changes` and an application's History tab."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.builders import make_source
+from tests.unit.imports.runs import state
+
+
+@pytest.fixture
+def history(session):
+    cmdb = make_source(session, "cmdb")
+    ldap = make_source(session, "ldap", precedence=80)
+    state(session, cmdb, "application", ("ZQA",), name="Zebra", status="build")
+    state(session, cmdb, "application", ("ZQA",), status="production")
+    state(session, ldap, "application", ("ZQA",), name="Zebra Bank")
+    state(session, cmdb, "application", ("ZQB",), name="Zebu")
+
+
+def test_changes_are_listed_newest_first_with_who_and_which_source(login_as, history):
+    body = login_as("reader").get("/api/v1/changes?application=zqa").json
+
+    assert body["count"] == 3
+    assert [(c["operation"], c["field"], c["old"], c["new"], c["source"]) for c in body["results"][:2]] == [
+        ("update", "name", "Zebra", "Zebra Bank", "ldap"),
+        ("update", "status", "build", "production", "cmdb"),
+    ]
+    assert body["results"][0]["actor"] == "test-pusher"
+
+
+@pytest.mark.parametrize(
+    ("query", "count"),
+    [
+        ("source=ldap", 1),
+        ("field=status", 1),
+        ("operation=create", 2),
+        ("object_type=application", 4),
+        ("key=ZQB", 1),
+        ("since=2000-01-01", 4),
+        ("until=2000-01-01", 0),
+        ("actor=nobody", 0),
+    ],
+)
+def test_changes_are_filtered(login_as, history, query, count):
+    assert login_as("reader").get(f"/api/v1/changes?{query}").json["count"] == count
+
+
+@pytest.mark.parametrize(
+    "query", ["object_type=spaceship", "operation=delete", "run=abc", "since=yesterday", "colour=red"]
+)
+def test_bad_filters_are_refused(login_as, query):
+    response = login_as("reader").get(f"/api/v1/changes?{query}")
+
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+
+
+def test_the_history_tab_is_a_fragment_htmx_loads(login_as, history):
+    response = login_as("reader").get("/applications/zqa/history", headers={"HX-Request": "true"})
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html
+    assert "<del>Zebra</del> → <ins>Zebra Bank</ins>" in html and "via ldap" in html
+    assert "Created application ZQA" in html
+
+
+def test_the_history_tab_pages_through_older_changes(login_as, session):
+    cmdb = make_source(session, "cmdb")
+    for number in range(35):
+        state(session, cmdb, "application", ("ZQA",), name=f"Name {number}")
+    reader = login_as("reader")
+
+    first = reader.get("/applications/ZQA/history").get_data(as_text=True)
+    assert "Older changes" in first and "Name 34" in first and "Created" not in first
+    older_url = first.split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
+    second = reader.get(older_url).get_data(as_text=True)
+    assert "Created application ZQA" in second and "Older changes" not in second
