@@ -18,6 +18,8 @@ help:
 	@echo "make test    lint + unit tests on SQLite and PostgreSQL + end-to-end tests in Chromium"
 	@echo "make e2e     end-to-end tests only (gunicorn, PostgreSQL, Redis, a real OpenID Connect provider)"
 	@echo "make lint    ruff and mypy"
+	@echo "make delivery     hadolint, shellcheck, kubernetes-validate and checkov on k8s/, npm-groovy-lint (docs/deploy.md)"
+	@echo "make container-check  the container image's install, migration and start, without a container engine"
 	@echo "make bench   search benchmark (SIZE=S or SIZE=L) against PostgreSQL"
 
 $(BIN)/activate:
@@ -45,23 +47,25 @@ run: install $(SECRET_FILE)
 	@# The local admin: its password is printed once, at creation (or taken from PORTAL_ADMIN_PASSWORD).
 	$(WITH_SECRET) $(BIN)/flask --app portal users ensure-admin
 	@echo "Referentiel on http://$(HOST):$(PORT)  (sign in as admin; API: http://$(HOST):$(PORT)/api/docs; Ctrl-C stops it)"
-	$(WITH_SECRET) $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - 'portal:create_app()'
+	@# Readable log lines at a terminal (JSON elsewhere); the portal logs each request itself.
+	$(WITH_SECRET) PORTAL_LOG_FORMAT=$${PORTAL_LOG_FORMAT:-text} PORTAL_BIND=$(HOST):$(PORT) $(BIN)/gunicorn --config python:portal.gunicorn_config 'portal:create_app()'
 
-test: lint unit e2e
+# The same targets as the pipeline's stages (Jenkinsfile), in the same order.
+test: setup lint delivery unit-ci container-check e2e-ci
 
 lint: install
-	$(BIN)/ruff check portal tests bench migrations
-	$(BIN)/ruff format --check portal tests bench migrations
+	$(BIN)/ruff check portal tests bench migrations deploy .ci
+	$(BIN)/ruff format --check portal tests bench migrations deploy .ci
 	$(BIN)/mypy portal
 
 format: install
-	$(BIN)/ruff check --fix portal tests bench migrations
-	$(BIN)/ruff format portal tests bench migrations
+	$(BIN)/ruff check --fix portal tests bench migrations deploy .ci
+	$(BIN)/ruff format portal tests bench migrations deploy .ci
 
 # Every unit test runs on SQLite and on the PostgreSQL server (a throwaway database per run).
 # pytest exits 5 when it collected nothing: that fails the target like any other non-zero status.
 unit: install
-	$(BIN)/pytest tests/unit -p no:cacheprovider -q
+	$(BIN)/pytest tests/unit -p no:cacheprovider -q $(UNIT_REPORTS)
 
 # The npm packages of the end-to-end tests (the loopback OpenID Connect provider); re-run when the lock changes.
 node_modules/.installed: package.json package-lock.json
@@ -78,10 +82,73 @@ vendor: node_modules/.installed
 # Chromium (Debian's, at /usr/bin/chromium) against gunicorn, PostgreSQL, Redis and the test identity
 # provider, all started by tests/e2e/conftest.py. Screenshots of failing tests land in test-results/.
 e2e: install node_modules/.installed
-	$(BIN)/pytest tests/e2e -p no:cacheprovider -q --screenshot only-on-failure --output test-results
+	$(BIN)/pytest tests/e2e -p no:cacheprovider -q --screenshot only-on-failure --output test-results $(E2E_REPORTS)
 
 bench: install
 	$(BIN)/python bench/search --size $(SIZE)
 
+# ---- Delivery: the image, the Kubernetes manifests and the pipeline (docs/deploy.md) ----
+
+.PHONY: setup unit-ci e2e-ci delivery container-check sonar k8s-migrate k8s-deploy smoke
+
+REPORTS := build/reports
+DELIVERY_VENV := .venv-delivery
+DELIVERY_BIN := $(DELIVERY_VENV)/bin
+OVERLAYS := $(notdir $(wildcard k8s/overlays/*))
+# The oldest Kubernetes the manifests must still suit, and the newest kubernetes-validate knows.
+KUBERNETES_VERSIONS ?= 1.32.0 1.37.0
+OVERLAY ?= dev
+
+# Everything the other targets install, at once (the pipeline's Setup stage).
+setup: install node_modules/.installed $(DELIVERY_VENV)/.installed
+
+# `unit` and `e2e` writing JUnit XML under build/reports, and the unit tests' coverage for SonarQube.
+unit-ci: UNIT_REPORTS = --junitxml=$(REPORTS)/unit.xml --cov=portal --cov-report=xml:$(REPORTS)/coverage.xml
+unit-ci: unit
+e2e-ci: E2E_REPORTS = --junitxml=$(REPORTS)/e2e.xml --tracing retain-on-failure
+e2e-ci: e2e
+
+# The validators, in a virtualenv of their own: checkov's dependencies conflict with the portal's.
+$(DELIVERY_VENV)/.installed: .ci/delivery-requirements.txt .ci/delivery-constraints.txt
+	$(PYTHON) -m venv $(DELIVERY_VENV)
+	$(DELIVERY_BIN)/pip install --quiet --constraint .ci/delivery-constraints.txt --requirement .ci/delivery-requirements.txt
+	touch $@
+
+# Every overlay rendered as `kubectl apply -k` would send it (kubectl's built-in kustomize), into build/k8s.
+delivery: install node_modules/.installed $(DELIVERY_VENV)/.installed
+	$(DELIVERY_BIN)/hadolint --failure-threshold warning Dockerfile
+	$(DELIVERY_BIN)/shellcheck deploy/install-app deploy/k8s .ci/run
+	rm -rf build/k8s && mkdir -p build/k8s
+	for overlay in $(OVERLAYS); do kubectl kustomize k8s/overlays/$$overlay > build/k8s/$$overlay.yaml || exit 1; done
+	for version in $(KUBERNETES_VERSIONS); do \
+	    $(DELIVERY_BIN)/kubernetes-validate --strict --quiet --kubernetes-version $$version \
+	        build/k8s/*.yaml k8s/secret.example.yaml || exit 1; \
+	done
+	$(DELIVERY_BIN)/checkov --quiet --compact --skip-download --framework dockerfile --file Dockerfile
+	$(DELIVERY_BIN)/checkov --quiet --compact --skip-download --framework kubernetes --directory build/k8s
+	$(BIN)/pytest tests/delivery -p no:cacheprovider -q
+	npx --no-install npm-groovy-lint --noserver Jenkinsfile
+
+# Installs the wheel as the Dockerfile does, migrates a throwaway PostgreSQL database with the migration Job's
+# command, starts the image's CMD and runs `make smoke` against it (.ci/container_check.py).
+container-check: $(DELIVERY_VENV)/.installed
+	$(DELIVERY_BIN)/python .ci/container_check.py
+
+# SonarQube analysis of the unit-ci reports; the pipeline runs it inside withSonarQubeEnv (SONAR_HOST_URL and
+# SONAR_AUTH_TOKEN). It needs a SonarQube server, which `make test` does not have.
+sonar: $(DELIVERY_VENV)/.installed
+	SONAR_TOKEN=$${SONAR_TOKEN:-$$SONAR_AUTH_TOKEN} $(DELIVERY_BIN)/pysonar
+
+# The pipeline's Migrate and Deploy stages, with the cluster of KUBECONFIG: make k8s-deploy OVERLAY=prod
+# IMAGE=registry/referentiel@sha256:... (deploy/k8s; tests/delivery runs them against a stand-in kubectl).
+k8s-migrate:
+	deploy/k8s migrate $(OVERLAY) $(IMAGE)
+k8s-deploy:
+	deploy/k8s deploy $(OVERLAY) $(IMAGE)
+
+# /readyz and one authenticated search (REFERENTIEL_TOKEN) through OVERLAY's ingress, or SMOKE_URL.
+smoke:
+	$(PYTHON) deploy/smoke.py $(or $(SMOKE_URL),https://$(shell kubectl kustomize k8s/overlays/$(OVERLAY) | sed -n 's/^  - host: //p')) $(SMOKE_ARGS)
+
 clean:
-	rm -rf $(VENV) instance node_modules test-results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DELIVERY_VENV) instance node_modules test-results build .coverage .pytest_cache .mypy_cache .ruff_cache
