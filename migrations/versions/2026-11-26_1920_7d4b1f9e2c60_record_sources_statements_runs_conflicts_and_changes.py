@@ -100,7 +100,7 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("notes", sa.JSON(), nullable=False),
         sa.CheckConstraint(
-            "kind IS NULL OR kind IN ('upload', 'push', 'snapshot', 'sync', 'edit', 'resolution')",
+            "kind IS NULL OR kind IN ('upload', 'push', 'snapshot', 'sync', 'edit', 'resolution', 'recompute')",
             name=op.f("ck_import_run_kind"),
         ),
         sa.CheckConstraint("mode IS NULL OR mode IN ('dry_run', 'apply')", name=op.f("ck_import_run_mode")),

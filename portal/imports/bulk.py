@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Column, Table, bindparam, text
+from sqlalchemy import JSON, Table, bindparam, text
 from sqlalchemy.orm import Session
 
 from portal.core.models import Base
@@ -101,15 +102,15 @@ def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
         for column in table.columns
         if column.name not in names and column.default is not None and column.default.is_callable
     }
-    columns = [table.c[name] for name in names] + [table.c[name] for name in defaults]
+    # A default such as `created_at` is the same for every row of one COPY, as for one INSERT.
+    fixed = [_copy_text(function(None)) for function in defaults.values()]  # SQLAlchemy's wrapper takes a context
+    as_text = [_copy_json if isinstance(table.c[name].type, JSON) else _copy_text for name in names]
     buffer = io.StringIO()
     for row in rows:
-        extra = [function(None) for function in defaults.values()]  # SQLAlchemy wraps them to take a context
-        values = [row[name] for name in names] + extra
-        buffer.write("\t".join(_copy_text(value, column) for value, column in zip(values, columns, strict=True)))
+        buffer.write("\t".join([*(convert(row[name]) for convert, name in zip(as_text, names, strict=True)), *fixed]))
         buffer.write("\n")
     buffer.seek(0)
-    column_list = ", ".join(f'"{column.name}"' for column in columns)
+    column_list = ", ".join(f'"{name}"' for name in [*names, *defaults])
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.copy_expert(f'COPY "{table.name}" ({column_list}) FROM STDIN', buffer)
@@ -117,15 +118,24 @@ def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
         cursor.close()
 
 
-def _copy_text(value: Any, column: Column[Any]) -> str:
+# COPY's text format escapes these with a backslash; most values hold none of them.
+ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_text(value: Any) -> str:
     """A value in COPY's text format: \\N for NULL, backslash escapes for tabs, newlines and backslashes."""
     if value is None:
         return "\\N"
-    if isinstance(column.type, JSON):
-        value = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, datetime | date):
-        value = value.isoformat()
-    elif isinstance(value, bool):
-        value = "t" if value else "f"
-    text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if type(value) is not str:
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        elif isinstance(value, bool):
+            value = "t" if value else "f"
+        else:
+            value = str(value)
+    return value.translate(ESCAPES) if NEEDS_ESCAPE.search(value) else value
+
+
+def _copy_json(value: Any) -> str:
+    return "\\N" if value is None else _copy_text(json.dumps(value, ensure_ascii=False))

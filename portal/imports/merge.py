@@ -578,8 +578,12 @@ class Merge:
 
     # --- applying -----------------------------------------------------------------------------------
 
-    def apply(self, plan: Plan, partial: bool = False) -> int:
-        """Write the plan (skipping records in error, which `partial` must allow); returns the audit rows written."""
+    def apply(self, plan: Plan, partial: bool = False, statements_made: bool = True) -> int:
+        """Write the plan (skipping records in error, which `partial` must allow); returns the audit rows written.
+
+        `statements_made=False` is for a recomputation: the source said nothing new, so its records
+        are neither changed nor confirmed; only the visible values and the conflicts follow.
+        """
         if plan.has_errors and not partial:
             raise ValueError("the plan has errors; apply it with partial=True to skip them")
         now = utcnow()
@@ -587,7 +591,8 @@ class Merge:
         done = 0
         for type_plan in plan.types.values():
             self._write_visible(type_plan, now)
-            self._write_records(type_plan, now)
+            if statements_made:
+                self._write_records(type_plan, now)
             self._write_conflicts(type_plan, now)
             self._write_missing(type_plan, now)
             done += len(type_plan.new_payloads) + len(type_plan.confirmed)
@@ -748,6 +753,41 @@ class Merge:
                 updated_at=now,
             )
         )
+
+    def recompute(self) -> Plan:
+        """Every field this source states, decided again (after its precedence changed): the visible
+        values and the conflicts follow the new order. Nothing the source said is changed."""
+        outcomes: list[Outcome] = []
+        types: dict[str, TypePlan] = {}
+        for name, object_type in OBJECT_TYPES.items():
+            type_plan = TypePlan(object_type)
+            type_plan.mine = self._load_mine_all(object_type)
+            if not type_plan.mine:
+                continue
+            keys = list(type_plan.mine)
+            visible = STORES[name].load(self.session, keys)
+            others = self._load_others(object_type, keys)
+            for position, key in enumerate(keys):
+                payload = type_plan.mine[key].payload
+                if key not in visible or not payload:
+                    continue
+                outcome = Outcome(Statement(name, key, dict(payload), position))
+                type_plan.new_payloads[key] = payload
+                self._decide(type_plan, outcome, visible[key], set(payload), others.get(key, []))
+                outcomes.append(outcome)
+            types[name] = type_plan
+        return Plan(self.source, outcomes, types, snapshot=False)
+
+    def _load_mine_all(self, object_type: ObjectType) -> dict[Key, RecordState]:
+        rows = self.session.execute(
+            select(SourceRecord.natural_key, SourceRecord.id, SourceRecord.payload, SourceRecord.field_runs).where(
+                SourceRecord.source_id == self.source.id, SourceRecord.object_type == object_type.name
+            )
+        )
+        return {
+            object_type.split_key(natural_key): RecordState(id_, self.source.id, payload or {}, field_runs or {})
+            for natural_key, id_, payload, field_runs in rows
+        }
 
     def mark_missing(self, object_type: str, seen_before: datetime) -> int:
         """Mark missing this source's records of `object_type` not seen since `seen_before` (a snapshot

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 from portal.core.models import Base, UTCDateTime, enum_check, utcnow
 from portal.sources.models import Source
 
-RUN_KINDS = ("upload", "push", "snapshot", "sync", "edit", "resolution")
+RUN_KINDS = ("upload", "push", "snapshot", "sync", "edit", "resolution", "recompute")
 RUN_MODES = ("dry_run", "apply")
 # queued -> running -> ready (a dry run waiting for Apply) -> applying -> succeeded | failed | cancelled.
 # A snapshot spanning several push batches stays `open` between its begin and commit calls.

@@ -158,6 +158,8 @@ def finish(session: Session, run: ImportRun, status: str, error: str | None = No
     run.status = status
     run.finished_at = now
     run.error = error
+    if run.kind == "recompute":  # the source said nothing: its freshness stays what it was
+        return
     if status == "succeeded" and run.mode == "apply":
         run.source.last_success_at = now
     run.source.last_run_at = now
@@ -177,3 +179,15 @@ def fail_stale_runs(session: Session) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def recompute_source(session: Session, source: Source, actor: Actor) -> ImportRun:
+    """After `source`'s precedence changed, make the visible values follow it (audited as a run)."""
+    session.flush()
+    run = open_run(session, source, "recompute", actor)
+    merge = Merge(session, source, run, actor=actor.label, user_id=actor.user_id, token_id=actor.token_id)
+    plan = merge.recompute()
+    run.changes_written = merge.apply(plan, statements_made=False)
+    run.counts = plan.counts
+    finish(session, run, "succeeded")
+    return run

@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from portal.extensions import db
+from portal.imports.runs import Actor, recompute_source
 from portal.sources.forms import parse_configuration, parse_field_precedence, parse_precedence
 from portal.sources.models import SOURCE_KINDS, Source
 from portal.sources.queries import check_source_name, find_source, get_source_summaries
@@ -67,6 +68,7 @@ def set_command(name: str, precedence: str | None, fields: tuple[str, ...]) -> N
     source = find_source(db.session, name)
     if source is None:
         raise click.ClickException(f"No source named {name!r}.")
+    before = (source.precedence, dict(source.field_precedence))
     try:
         if precedence is not None:
             source.precedence = parse_precedence(precedence, "precedence")
@@ -74,5 +76,11 @@ def set_command(name: str, precedence: str | None, fields: tuple[str, ...]) -> N
             source.field_precedence = parse_field_precedence("\n".join(fields))
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    changed = 0
+    if (source.precedence, source.field_precedence) != before:
+        changed = recompute_source(db.session, source, Actor.system("cli")).changes_written
     db.session.commit()
-    click.echo(f"Source {source.name}: precedence {source.precedence}, per field {source.field_precedence or 'none'}.")
+    overrides = source.field_precedence or "none"
+    click.echo(
+        f"Source {source.name}: precedence {source.precedence}, per field {overrides}; {changed:,} values changed."
+    )

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from portal.core.access import Role, requires
 from portal.core.models import utcnow
 from portal.extensions import db
+from portal.imports.runs import Actor, recompute_source
 from portal.sources.forms import parse_configuration, parse_field_precedence, parse_precedence
 from portal.sources.models import SOURCE_KINDS, Source
 from portal.sources.queries import check_source_name, find_source, get_source_summaries
@@ -62,12 +63,17 @@ def update(name: str) -> BaseResponse:
     source = find_source(db.session, name)
     if source is None:
         abort(404, f"There is no source {name[:40]!r}.")
+    before = (source.precedence, dict(source.field_precedence))
     try:
         _apply_settings(source, request.form.to_dict())
     except ValueError as error:
         return current_app.make_response(_page(f"{source.name} not saved: {error}.", 400))
+    message = f"Source {source.name} saved."
+    if (source.precedence, source.field_precedence) != before:
+        run = recompute_source(db.session, source, Actor.of_request())
+        message += f" With its new precedence, {run.changes_written:,} values changed (run {run.id})."
     db.session.commit()
-    flash(f"Source {source.name} saved. New statements follow the new precedence.", "success")
+    flash(message, "success")
     return redirect(url_for("sources.list_"), code=303)
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from portal.applications.models import Application
+from portal.changes.models import Change
+from portal.conflicts.models import Conflict
+from portal.imports.models import ImportRun
 from portal.sources.models import Source
 from tests.unit.builders import make_source
 from tests.unit.conftest import CSRF_TOKEN
@@ -89,3 +93,37 @@ def test_stewards_see_the_page_but_only_admins_change_sources(login_as):
     assert steward.get("/sources").status_code == 200
     assert "Declare a source" not in steward.get("/sources").get_data(as_text=True)
     assert steward.post("/sources/workbook", data={"csrf_token": CSRF_TOKEN, "precedence": "1"}).status_code == 403
+
+
+def test_a_new_precedence_changes_the_visible_values_at_once(login_as, session):
+    cmdb = make_source(session, "cmdb", precedence=60)
+    ldap = make_source(session, "ldap", precedence=40)
+    state(session, cmdb, "application", ("ZQA",), name="Zebra", status="build")
+    state(session, ldap, "application", ("ZQA",), name="Zebre")
+
+    response = login_as("admin").post("/sources/ldap", data={"csrf_token": CSRF_TOKEN, "precedence": "70"})
+
+    assert response.status_code == 303
+    session.expire_all()
+    assert session.scalar(select(Application.name).where(Application.trigram == "ZQA")) == "Zebre"
+    run = session.scalars(select(ImportRun).where(ImportRun.kind == "recompute")).one()
+    assert (run.source.name, run.changes_written) == ("ldap", 1)
+    change = session.scalars(select(Change).where(Change.run_id == run.id)).one()
+    assert (change.field, change.old_value, change.new_value) == ("name", "Zebra", "Zebre")
+    conflict = session.scalars(select(Conflict)).one()
+    assert conflict.status == "open" and conflict.candidates[0]["source"] == "ldap"
+    assert session.get(type(ldap), ldap.id).last_success_at is not None  # its own push, not the recompute
+
+
+def test_flask_sources_set_recomputes_too(app, session):
+    cmdb = make_source(session, "cmdb", precedence=60)
+    ldap = make_source(session, "ldap", precedence=40)
+    state(session, cmdb, "application", ("ZQA",), name="Zebra")
+    state(session, ldap, "application", ("ZQA",), name="Zebre")
+
+    result = app.test_cli_runner().invoke(args=["sources", "set", "ldap", "--field", "application.name=99"])
+
+    assert result.exit_code == 0, result.output
+    assert "1 values changed" in result.output
+    session.expire_all()
+    assert session.scalar(select(Application.name).where(Application.trigram == "ZQA")) == "Zebre"
