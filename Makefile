@@ -11,7 +11,7 @@ SIZE ?= S
 export PORTAL_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/referentiel.db
 SECRET_FILE := instance/secret_key
 
-.PHONY: help install run test lint format unit e2e vendor bench clean
+.PHONY: help install run test lint format unit e2e vendor bench bench-import clean
 
 help:
 	@echo "make run     serve the portal with demo data on http://$(HOST):$(PORT)"
@@ -86,6 +86,10 @@ e2e: install node_modules/.installed
 
 bench: install
 	$(BIN)/python bench/search --size $(SIZE)
+
+# Import benchmark: a workbook of SIZE into an empty PostgreSQL, dry run + apply, re-import, 20,000 pushed records.
+bench-import: install
+	$(BIN)/python bench/import_bench.py --size $(SIZE)
 
 # ---- Delivery: the image, the Kubernetes manifests and the pipeline (docs/deploy.md) ----
 
