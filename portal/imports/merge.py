@@ -42,6 +42,8 @@ from portal.search.index import refresh_applications
 from portal.sources.models import Source, SourceRecord
 
 Progress = Callable[[str, int, int], None]
+# Rows built and written at a time by the bulk writes.
+WRITE_CHUNK = 10_000
 
 
 def no_progress(phase: str, done: int, total: int) -> None:
@@ -128,8 +130,20 @@ class Outcome:
 
     statement: Statement
     action: str = "unchanged"
-    changes: dict[str, list[str | None]] = field(default_factory=dict)
-    conflicts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The visible values after the run and, for an update, before it: shared with the plan, not copied,
+    # because a first import creates hundreds of thousands of objects.
+    after: Values | None = None
+    before: Values | None = None
+    conflicts: dict[str, list[dict[str, Any]]] | None = None
+
+    @property
+    def changes(self) -> dict[str, list[str | None]]:
+        """Each changed field's [before, after]; a creation lists the fields it gives a value."""
+        if self.after is None:
+            return {}
+        if self.before is None:
+            return {name: [None, value] for name, value in self.after.items() if value is not None}
+        return {name: [self.before.get(name), value] for name, value in self.after.items()}
 
     def as_result(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -137,8 +151,8 @@ class Outcome:
             "key": self.statement.natural_key,
             "action": self.action,
         }
-        if self.changes:
-            result["changes"] = {name: {"before": pair[0], "after": pair[1]} for name, pair in self.changes.items()}
+        if changes := self.changes:
+            result["changes"] = {name: {"before": pair[0], "after": pair[1]} for name, pair in changes.items()}
         if self.conflicts:
             result["conflicts"] = self.conflicts
         if self.statement.errors:
@@ -435,6 +449,7 @@ class Merge:
         for name, candidates in candidates_by_field.items():
             if len({candidate.value for candidate in candidates}) > 1:
                 type_plan.contested.setdefault(key, {})[name] = candidates
+                outcome.conflicts = outcome.conflicts or {}
                 outcome.conflicts[name] = [
                     {"source": c.source.name, "value": c.value, "precedence": c.precedence} for c in candidates
                 ]
@@ -443,7 +458,7 @@ class Merge:
         if current is None:
             type_plan.creates[key] = winners
             outcome.action = "create"
-            outcome.changes = {name: [None, value] for name, value in winners.items() if value is not None}
+            outcome.after = winners
         else:
             required = {column.name for column in object_type.own_fields if column.required}
             changed = {
@@ -455,7 +470,7 @@ class Merge:
                 type_plan.updates[key] = (current, changed)
                 type_plan.old_values[key] = {name: current.values.get(name) for name in changed}
                 outcome.action = "update"
-                outcome.changes = {name: [current.values.get(name), value] for name, value in changed.items()}
+                outcome.after, outcome.before = changed, type_plan.old_values[key]
         # This source's statement loses to, or disagrees with, another source's: a steward should look.
         if outcome.conflicts and outcome.action != "create":
             outcome.action = "conflict"
@@ -608,6 +623,9 @@ class Merge:
         confirmed: list[int] = []
         for key, payload in type_plan.new_payloads.items():
             mine = type_plan.mine.get(key)
+            if len(inserts) >= WRITE_CHUNK:  # rows are written as they are built: memory stays flat
+                insert_rows(self.session, SourceRecord, inserts)
+                inserts = []
             if mine is None:
                 runs = dict.fromkeys(payload, run_id)
                 inserts.append(
@@ -664,8 +682,12 @@ class Merge:
         object_type = type_plan.object_type
         store = STORES[object_type.name]
         if type_plan.creates:
-            store.create(self.session, self.refs, list(type_plan.creates.items()))
-            for key, values in type_plan.creates.items():
+            items = list(type_plan.creates.items())
+            # Entities refer to each other (parents): they are created together, and they are few.
+            size = len(items) if object_type.name == "entity" else WRITE_CHUNK
+            for chunk in chunks(items, size):
+                store.create(self.session, self.refs, chunk)
+            for key, values in items:
                 stated = {name: value for name, value in values.items() if value is not None}
                 self._audit(object_type.name, key, None, "create", None, json.dumps(stated, sort_keys=True), now)
                 self._touch(object_type.name, key)
