@@ -58,6 +58,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_commands(app)
     register_error_handlers(app)
+    if not app.config.get("TESTING"):
+        from portal.imports.workbooks import fail_interrupted_runs
+
+        fail_interrupted_runs(app)
     return app
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.core.models import utcnow
@@ -168,9 +168,16 @@ def finish(session: Session, run: ImportRun, status: str, error: str | None = No
 def fail_stale_runs(session: Session) -> int:
     """Mark failed the runs whose process died mid-way (no heartbeat for `STALE_AFTER`); returns how many."""
     cutoff = utcnow() - STALE_AFTER
+    stale = session.scalars(
+        select(ImportRun.id).where(
+            ImportRun.status.in_(("queued", "running", "applying")), ImportRun.heartbeat_at < cutoff
+        )
+    ).all()
+    if not stale:  # the usual case: no write (on SQLite, a write would wait for a running import)
+        return 0
     result = session.execute(
         update(ImportRun)
-        .where(ImportRun.status.in_(("queued", "running", "applying")), ImportRun.heartbeat_at < cutoff)
+        .where(ImportRun.id.in_(stale), ImportRun.heartbeat_at < cutoff)
         .values(
             status="failed",
             finished_at=utcnow(),

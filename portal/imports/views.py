@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from portal.core.access import Role, requires
 from portal.core.htmx import is_partial, vary_on_htmx
 from portal.core.metrics import register_gauge_collector
+from portal.core.models import utcnow
 from portal.core.pagination import PageRequest, count_rows
 from portal.extensions import db
 from portal.imports import workbooks
@@ -148,6 +149,7 @@ def apply(run_id: int) -> Page:
         flash(f"Import {other.id} of {run.source.name} is being applied; apply this one once it is done.", "error")
     else:
         run.status = "queued"
+        run.heartbeat_at = utcnow()  # alive: a run waiting for its thread is not a dead one
         run.options = {**run.options, "partial": partial}
         db.session.commit()
         workbooks.launch(run.id, "apply")

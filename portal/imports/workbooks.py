@@ -155,3 +155,23 @@ def launch(run_id: int, step: str) -> None:
         run_step(app, run_id, step)
         return
     threading.Thread(target=run_step, args=(app, run_id, step), name=f"import-{run_id}-{step}", daemon=True).start()
+
+
+def fail_interrupted_runs(app: Flask) -> None:
+    """At start: the runs a dead process left half-done are marked failed (their transaction left nothing).
+
+    Only runs whose heartbeat stopped count, so a run another replica is working on is left alone. A
+    database that is not reachable or not migrated yet (`flask db upgrade` itself starts the app) is
+    skipped: the Imports page does the same check each time it is shown.
+    """
+    from portal.imports.runs import fail_stale_runs
+
+    with app.app_context():
+        try:
+            failed = fail_stale_runs(db.session)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            return
+    if failed:
+        log.warning("%s import runs were interrupted by a stopped process and are marked failed", failed)

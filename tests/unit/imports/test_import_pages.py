@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from portal.applications.models import Application
 from portal.changes.models import Change
+from portal.core.models import utcnow
 from portal.imports.models import ImportRow, ImportRun
+from portal.imports.runs import Actor, open_run
+from portal.imports.workbooks import fail_interrupted_runs
 from portal.sources.models import SourceRecord
+from portal.sources.queries import find_source
 from tests.unit.builders import make_application
 from tests.unit.conftest import CSRF_TOKEN
 from tests.unit.imports.workbooks import workbook_bytes
@@ -157,3 +162,33 @@ def test_the_diff_rows_of_a_dry_run_are_kept_and_the_applied_run_keeps_only_prob
     rows = session.scalars(select(ImportRow.action).where(ImportRow.run_id == run.id)).all()
 
     assert rows == ["create"]
+
+
+def stale_run(session, status: str = "applying") -> ImportRun:
+    """A run whose heartbeat stopped ten minutes ago, as a process killed mid-import leaves it."""
+    run = open_run(session, find_source(session, "workbook"), "upload", Actor("someone"), mode="dry_run")
+    run.status = status
+    run.heartbeat_at = utcnow() - timedelta(minutes=10)
+    session.flush()
+    return run
+
+
+def test_a_run_whose_process_died_is_marked_failed_when_the_page_is_shown(steward, session):
+    run = stale_run(session)
+
+    steward.get("/imports")
+
+    session.expire_all()
+    assert run.status == "failed" and "nothing of it was applied" in run.error
+
+
+def test_a_run_whose_process_died_is_marked_failed_at_the_next_start(app, session):
+    run = stale_run(session, "running")
+    alive = stale_run(session, "running")
+    alive.heartbeat_at = utcnow()
+    session.flush()
+
+    fail_interrupted_runs(app)
+
+    session.expire_all()
+    assert (run.status, alive.status) == ("failed", "running")
