@@ -107,8 +107,9 @@ def detail(trigram: str) -> Response:
     """Everything known about one application. Unknown trigram: 404 with close trigrams as suggestions."""
     args = lowercase_args(request.args)
     reject_unknown(args, ("fields", "provenance"))
-    with_provenance = flag(args, "provenance")
     fields = selected_fields(args, (*DETAIL_FIELDS, "provenance"))
+    # Asking for the provenance field asks for the provenance.
+    with_provenance = flag(args, "provenance") or (fields is not None and "provenance" in fields)
     application = find_application(db.session, trigram)
     if application is None:
         suggestions = suggest_trigrams(db.session, trigram)

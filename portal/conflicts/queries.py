@@ -10,7 +10,9 @@ from werkzeug.datastructures import MultiDict
 
 from portal.applications.models import Application
 from portal.conflicts.models import CONFLICT_STATUSES, Conflict
+from portal.core.errors import ApiError
 from portal.entities.queries import select_subtree_ids
+from portal.imports.schema import OBJECT_TYPES
 
 
 @dataclass(frozen=True)
@@ -28,14 +30,20 @@ class ConflictFilters:
 
     @classmethod
     def from_args(cls, args: MultiDict[str, str]) -> ConflictFilters:
+        """Raises `ApiError` (400) for a status or object type that does not exist."""
         status = (args.get("status") or "open").strip().lower()
+        if status not in (*CONFLICT_STATUSES, "all"):
+            raise ApiError(400, f"status must be one of {', '.join((*CONFLICT_STATUSES, 'all'))}, got {status[:20]!r}.")
+        object_type = _text(args, "object_type", lower=True)
+        if object_type and object_type not in OBJECT_TYPES:
+            raise ApiError(400, f"object_type must be one of {', '.join(OBJECT_TYPES)}, got {object_type[:20]!r}.")
         return cls(
-            status=status if status in (*CONFLICT_STATUSES, "all") else "open",
+            status=status,
             source=_text(args, "source", lower=True),
             field=_text(args, "field", lower=True),
             entity=_text(args, "entity"),
             application=(_text(args, "application") or "").upper() or None,
-            object_type=_text(args, "object_type", lower=True),
+            object_type=object_type,
         )
 
     def as_args(self) -> dict[str, str]:

@@ -65,13 +65,14 @@ def serialize_run(run: ImportRun) -> dict[str, Any]:
 @requires(Role.STEWARD)
 def runs() -> Response:
     args = lowercase_args(request.args)
-    reject_unknown(args, (*LIST_PARAMETERS, "source", "status", "kind"))
+    reject_unknown(args, (*LIST_PARAMETERS, *RunFilters.PARAMETERS))
     return paginated_json(db.session, select_runs(RunFilters.from_args(args)), args, serialize_run, RUN_FIELDS)
 
 
 @bp.get("/imports/<int:run_id>")
 @requires(Role.STEWARD)
 def run(run_id: int) -> Response:
+    reject_unknown(lowercase_args(request.args), ())
     found = db.session.get(ImportRun, run_id)
     if found is None:
         raise ApiError(404, f"There is no import run {run_id}.")
@@ -111,29 +112,37 @@ def push(source_name: str) -> Response:
         raise ApiError(400, f"mode must be delta or snapshot, got {mode[:20]!r}.")
     partial = flag(args, "partial")
     snapshot_run = _open_snapshot(source, args.get("snapshot"))
+    if snapshot_run is not None and mode == "snapshot":
+        raise ApiError(
+            400,
+            "A batch of a snapshot spanning several batches is sent as mode=delta; commit the "
+            "snapshot to mark what it did not mention.",
+        )
     key = (request.headers.get("Idempotency-Key") or "").strip()
     if len(key) > 200 or any(ord(char) < 33 for char in key):
         raise ApiError(400, "Idempotency-Key must be at most 200 visible characters.")
     body = read_body()
-    fingerprint = batch_fingerprint(body)
+    # What makes a batch the same batch: its body and how it was to be applied.
+    fingerprint = batch_fingerprint(body, mode, partial, snapshot_run.id if snapshot_run else None)
     if key and (earlier := _earlier_run(source, key)) is not None:
         return _replay(earlier, fingerprint)
     try:
         records = parse_batch(body, request.content_type or "", current_app.config["PUSH_MAX_RECORDS"])
     except BatchRejected as error:
         raise ApiError(error.status, str(error)) from None
-    run = open_run(
-        db.session,
-        source,
-        "push",
-        Actor.of_request(),
-        idempotency_key=key or None,
-        options={"partial": partial, "snapshot": mode == "snapshot", "batch": fingerprint},
-    )
     try:
-        plan = execute(db.session, run, statements_from_records(records), snapshot=mode == "snapshot", partial=partial)
+        with db.session.begin_nested():  # refused records leave nothing of the batch behind
+            run = open_run(
+                db.session,
+                source,
+                "push",
+                Actor.of_request(),
+                idempotency_key=key or None,
+                options={"partial": partial, "snapshot": mode == "snapshot", "batch": fingerprint},
+            )
+            statements = statements_from_records(records)
+            plan = execute(db.session, run, statements, snapshot=mode == "snapshot", partial=partial)
     except PlanHasErrors as refused:
-        db.session.rollback()
         return _refuse(source, key, fingerprint, refused.plan)
     if snapshot_run is not None:
         _count_into(snapshot_run, plan)
@@ -186,7 +195,8 @@ def _own(plan: Plan) -> list[Any]:
 def _result(index: int, result: dict[str, Any]) -> dict[str, Any]:
     if "errors" in result:
         # Pushers know fields by their JSON names, not by the workbook's headers.
-        names = {column.header: column.name for column in OBJECT_TYPES[result["type"]].columns}
+        object_type = OBJECT_TYPES.get(result["type"])
+        names = {column.header: column.name for column in object_type.columns} if object_type else {}
         result["errors"] = [
             {"field": names.get(error["column"], error["column"]), "value": error["value"], "reason": error["reason"]}
             for error in result["errors"]
@@ -234,7 +244,8 @@ def _open_snapshot(source: Source, raw_id: str | None) -> ImportRun | None:
     if snapshot is None or snapshot.source_id != source.id or snapshot.kind != "snapshot":
         raise ApiError(404, f"There is no snapshot {raw_id[:20]!r} of source {source.name!r}.")
     if snapshot.status != "open":
-        raise ApiError(409, f"Snapshot {snapshot.id} is {snapshot.status}; begin a new one.")
+        ended = {"succeeded": "was committed", "cancelled": "was aborted", "failed": "was abandoned"}
+        raise ApiError(409, f"Snapshot {snapshot.id} {ended.get(snapshot.status, snapshot.status)}; begin a new one.")
     return snapshot
 
 
@@ -252,6 +263,7 @@ def _count_into(snapshot: ImportRun, plan: Plan) -> None:
 @requires(Role.STEWARD, Scope.INGEST)
 def begin_snapshot(source_name: str) -> Response:
     """Begin a snapshot: push its batches with `?snapshot=<id>`, then commit it to mark what it did not mention."""
+    reject_unknown(lowercase_args(request.args), ())
     source = push_source(source_name)
     snapshot = open_run(db.session, source, "snapshot", Actor.of_request())
     snapshot.status = "open"
@@ -263,6 +275,7 @@ def begin_snapshot(source_name: str) -> Response:
 @requires(Role.STEWARD, Scope.INGEST)
 def commit_snapshot(source_name: str, snapshot_id: int) -> Response:
     """Mark missing every record of the snapshot's object types that none of its batches mentioned."""
+    reject_unknown(lowercase_args(request.args), ())
     source = push_source(source_name)
     snapshot = _open_snapshot(source, str(snapshot_id))
     assert snapshot is not None and snapshot.started_at is not None
@@ -280,6 +293,7 @@ def commit_snapshot(source_name: str, snapshot_id: int) -> Response:
 @requires(Role.STEWARD, Scope.INGEST)
 def abort_snapshot(source_name: str, snapshot_id: int) -> Response:
     """Give up a snapshot: its batches stay applied (as deltas), nothing is marked missing."""
+    reject_unknown(lowercase_args(request.args), ())
     source = push_source(source_name)
     snapshot = _open_snapshot(source, str(snapshot_id))
     assert snapshot is not None

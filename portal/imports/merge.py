@@ -267,6 +267,9 @@ class Merge:
 
     def plan(self, statements: list[Statement], snapshot: bool = False) -> Plan:
         plans = {name: TypePlan(object_type) for name, object_type in OBJECT_TYPES.items()}
+        # A pushed record of no known type is refused as it is: there is nothing to read in it.
+        unknown = [statement for statement in statements if statement.object_type not in OBJECT_TYPES]
+        statements = [statement for statement in statements if statement.object_type in OBJECT_TYPES]
         unread = self._skip_repeated(statements, plans)
         for statement in statements:
             if id(statement) not in unread:
@@ -288,7 +291,8 @@ class Merge:
             self.progress("checking", done, total)
             if snapshot:
                 self._plan_missing(plans[name], {statement.key for statement in by_type[name]})
-        ordered = [outcomes[id(statement)] for statement in statements]
+        outcomes.update({id(statement): Outcome(statement, "error") for statement in unknown})
+        ordered = sorted(outcomes.values(), key=lambda outcome: (outcome.statement.derived, outcome.statement.position))
         # Applied in dependency order too: the people a stakeholder row names exist before its link.
         return Plan(self.source, ordered, {name: plans[name] for name in OBJECT_TYPES if name in by_type}, snapshot)
 

@@ -28,9 +28,12 @@ class BatchRejected(ValueError):
         self.status = status
 
 
-def batch_fingerprint(body: bytes) -> str:
-    """Identifies a batch's content, so that a replayed Idempotency-Key with another body is caught."""
-    return hashlib.sha256(body).hexdigest()
+def batch_fingerprint(body: bytes, mode: str, partial: bool, snapshot: int | None) -> str:
+    """Identifies a batch: its content and how it was to be applied, so that an Idempotency-Key used again
+    for another body, another mode or another snapshot is refused rather than answered from the first."""
+    digest = hashlib.sha256(body)
+    digest.update(f"|{mode}|{partial}|{snapshot}".encode())
+    return digest.hexdigest()
 
 
 def parse_batch(body: bytes, content_type: str, max_records: int) -> list[Any]:
@@ -99,17 +102,21 @@ def statements_from_records(records: list[Any]) -> list[Statement]:
 
 def _statement(index: int, record: Any) -> Statement:
     if not isinstance(record, dict):
-        statement = Statement("application", ("",), {}, index)
-        statement.errors.append({"column": "type", "value": None, "reason": "a record must be a JSON object"})
-        return statement
+        return _refused(index, "record", None, "a record must be a JSON object")
     kind = record.get("type")
     object_type = OBJECT_TYPES.get(kind) if isinstance(kind, str) else None
     if object_type is None:
-        statement = Statement("application", ("",), {}, index)
-        statement.error("type", kind, f"type must be one of {', '.join(OBJECT_TYPES)}")
-        return statement
+        sent = str(kind) if kind is not None else "record"
+        return _refused(index, sent, kind, f"type must be one of {', '.join(OBJECT_TYPES)}")
     key_names = {column.name for column in object_type.key}
     # Raw JSON values: `Statement.normalize` checks and converts them like any reader's.
     key: Any = tuple(record.get(column.name) for column in object_type.key)
     values = {name: value for name, value in record.items() if name != "type" and name not in key_names}
     return Statement(object_type.name, key, values, index)
+
+
+def _refused(index: int, type_sent: str, value: Any, reason: str) -> Statement:
+    """A record that is not one: its statement only carries the error (its key is never read)."""
+    statement = Statement(type_sent[:20], ("",), {}, index)
+    statement.error("type", value, reason)
+    return statement

@@ -8,7 +8,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from portal.imports.models import ROW_ACTIONS, RUN_STATUSES, ImportRow, ImportRun
+from portal.core.errors import ApiError
+from portal.imports.models import ROW_ACTIONS, RUN_KINDS, RUN_STATUSES, ImportRow, ImportRun
 from portal.sources.models import Source
 
 
@@ -16,18 +17,27 @@ from portal.sources.models import Source
 class RunFilters:
     """Which runs to list: by source name, status and kind."""
 
+    PARAMETERS = ("source", "status", "kind")
+
     source: str | None = None
     status: str | None = None
     kind: str | None = None
 
     @classmethod
     def from_args(cls, args: MultiDict[str, str]) -> RunFilters:
-        status = args.get("status") or None
+        """Raises `ApiError` (400) for a status or kind that does not exist."""
         return cls(
             source=(args.get("source") or "").strip().lower() or None,
-            status=status if status in RUN_STATUSES else None,
-            kind=args.get("kind") or None,
+            status=_one_of(args, "status", RUN_STATUSES),
+            kind=_one_of(args, "kind", RUN_KINDS),
         )
+
+
+def _one_of(args: MultiDict[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = (args.get(name) or "").strip().lower()
+    if value and value not in allowed:
+        raise ApiError(400, f"{name} must be one of {', '.join(allowed)}, got {value[:30]!r}.")
+    return value or None
 
 
 def select_runs(filters: RunFilters) -> Select[ImportRun]:

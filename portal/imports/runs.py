@@ -22,6 +22,7 @@ from portal.sources.models import Source
 
 # A run whose heartbeat is older than this belongs to a process that died.
 STALE_AFTER = timedelta(minutes=2)
+SNAPSHOT_IDLE = timedelta(days=1)
 # Diff rows kept per run for review; beyond, actions are only counted (the counts stay exact).
 MAX_STORED_ROWS = 50_000
 
@@ -167,25 +168,27 @@ def finish(session: Session, run: ImportRun, status: str, error: str | None = No
 
 def fail_stale_runs(session: Session) -> int:
     """Mark failed the runs whose process died mid-way (no heartbeat for `STALE_AFTER`); returns how many."""
-    cutoff = utcnow() - STALE_AFTER
-    stale = session.scalars(
-        select(ImportRun.id).where(
-            ImportRun.status.in_(("queued", "running", "applying")), ImportRun.heartbeat_at < cutoff
-        )
-    ).all()
+    now = utcnow()
+    working = ImportRun.status.in_(("queued", "running", "applying")) & (ImportRun.heartbeat_at < now - STALE_AFTER)
+    # A snapshot spanning several batches that got no batch for a day was given up by its pusher.
+    abandoned = (ImportRun.status == "open") & (ImportRun.heartbeat_at < now - SNAPSHOT_IDLE)
+    stale = session.execute(select(ImportRun.id, ImportRun.status).where(working | abandoned)).all()
     if not stale:  # the usual case: no write (on SQLite, a write would wait for a running import)
         return 0
-    result = session.execute(
-        update(ImportRun)
-        .where(ImportRun.id.in_(stale), ImportRun.heartbeat_at < cutoff)
-        .values(
-            status="failed",
-            finished_at=utcnow(),
-            error="The server stopped while this import was running; nothing of it was applied. Start it again.",
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    reasons = {
+        "open": "No batch came for this snapshot for a day: it was abandoned, and nothing was marked missing.",
+        "working": "The server stopped while this import was running; nothing of it was applied. Start it again.",
+    }
+    for status, reason in reasons.items():
+        ids = [id_ for id_, run_status in stale if (run_status == "open") == (status == "open")]
+        if ids:
+            session.execute(
+                update(ImportRun)
+                .where(ImportRun.id.in_(ids), working | abandoned)
+                .values(status="failed", finished_at=now, error=reason)
+                .execution_options(synchronize_session=False)
+            )
+    return len(stale)
 
 
 def recompute_source(session: Session, source: Source, actor: Actor) -> ImportRun:

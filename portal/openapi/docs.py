@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -112,8 +113,9 @@ def type_label(schema: dict[str, Any]) -> str:
     """A short human reading of a schema: `integer, 1 to 500`, `array of Stakeholder`, `string or null`."""
     if "$ref" in schema:
         return str(schema["$ref"].rsplit("/", 1)[1])
-    if "anyOf" in schema:
-        return " or ".join(type_label(option) for option in schema["anyOf"])
+    for combinator in ("anyOf", "oneOf"):
+        if combinator in schema:
+            return " or ".join(type_label(option) for option in schema[combinator])
     types = schema.get("type", "any")
     label = " or ".join(types) if isinstance(types, list) else str(types)
     if "array" in label and "items" in schema:
@@ -137,8 +139,17 @@ def values_label(schema: dict[str, Any]) -> str:
     return ", ".join(str(value) for value in values if value is not None)
 
 
-def curl_command(host_url: str, path_template: str, parameters: list[dict[str, Any]]) -> str:
-    """The example call: path parameters and the query parameters that carry an `example`."""
+def default_label(schema: dict[str, Any]) -> str:
+    """A parameter's default as a caller writes it: `false`, not Python's `False`."""
+    default = schema.get("default", "")
+    return default if isinstance(default, str) else json.dumps(default)
+
+
+def curl_command(
+    host_url: str, path_template: str, parameters: list[dict[str, Any]], method: str = "get", body_type: str = ""
+) -> str:
+    """The example call: path parameters and the query parameters that carry an `example`; a POST sends
+    its body from a file (`body_type` is its media type)."""
     url_path = path_template
     query_pairs = []
     for parameter in parameters:
@@ -150,7 +161,24 @@ def curl_command(host_url: str, path_template: str, parameters: list[dict[str, A
             query_pairs.append((parameter["name"], parameter["example"]))
     url = host_url.rstrip("/") + url_path + (f"?{urlencode(query_pairs)}" if query_pairs else "")
     # The token stays in the caller's environment, never on the command line they paste into a ticket.
-    return f"curl -H \"Authorization: Bearer $REFERENTIEL_TOKEN\" '{url}'"
+    command = 'curl -H "Authorization: Bearer $REFERENTIEL_TOKEN"'
+    if method != "get":
+        command += f" -X {method.upper()}"
+    if body_type:
+        command += f" -H 'Content-Type: {body_type}' --data-binary @batch.json"
+    return f"{command} '{url}'"
+
+
+def request_body_text(document: dict[str, Any], spec: dict[str, Any]) -> Markup:
+    """What an operation's request body holds, in words: its media types and the schema of the first one."""
+    body = resolve(document, spec["requestBody"]) if "requestBody" in spec else None
+    if body is None:
+        return Markup("")
+    content: dict[str, Any] = body.get("content", {})
+    first: dict[str, Any] = next(iter(content.values()), {})
+    media_types = ", ".join(f"`{media_type}`" for media_type in content)
+    text = f"Request body ({media_types}): {type_label(first.get('schema', {}))}. {body.get('description', '')}"
+    return rich_text(text)
 
 
 def operation_views(document: dict[str, Any], host_url: str) -> list[OperationView]:
@@ -164,7 +192,7 @@ def operation_views(document: dict[str, Any], host_url: str) -> list[OperationVi
                     location=parameter["in"],
                     type=type_label(parameter["schema"]),
                     values=values_label(parameter["schema"]),
-                    default=str(parameter["schema"].get("default", "")),
+                    default=default_label(parameter["schema"]),
                     required=bool(parameter.get("required")),
                     description=rich_text(parameter.get("description", "")),
                 )
@@ -178,6 +206,7 @@ def operation_views(document: dict[str, Any], host_url: str) -> list[OperationVi
                     schema = media.get("schema", {})
                     label = type_label(schema) if schema else "no body"
                     responses.append(ResponseRow(status, rich_text(response["description"]), media_type, label))
+            body_type = next(iter(spec.get("requestBody", {}).get("content", {})), "")
             anchor = f"{method}-{path_template.strip('/').replace('/', '-').replace('{', '').replace('}', '')}"
             views.append(
                 OperationView(
@@ -185,10 +214,10 @@ def operation_views(document: dict[str, Any], host_url: str) -> list[OperationVi
                     method=method.upper(),
                     path=path_template,
                     summary=spec.get("summary", ""),
-                    description=rich_text(spec.get("description", "")),
+                    description=rich_text(spec.get("description", "")) + request_body_text(document, spec),
                     parameters=rows,
                     responses=responses,
-                    curl=curl_command(host_url, path_template, parameters),
+                    curl=curl_command(host_url, path_template, parameters, method, body_type),
                 )
             )
     return views

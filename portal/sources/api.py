@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from portal.core.access import Role, requires
-from portal.core.api import json_response
+from portal.core.api import json_response, lowercase_args, reject_unknown
 from portal.core.errors import ApiError
 from portal.extensions import db
 from portal.sources.queries import SourceSummary, get_source_summaries
@@ -33,6 +33,7 @@ def serialize_summary(summary: SourceSummary) -> dict[str, Any]:
 @bp.get("/sources")
 @requires(Role.READER)
 def list_() -> Response:
+    reject_unknown(lowercase_args(request.args), ())
     results = [serialize_summary(summary) for summary in get_source_summaries(db.session)]
     return json_response({"count": len(results), "results": results})
 
@@ -40,6 +41,7 @@ def list_() -> Response:
 @bp.get("/sources/<name>")
 @requires(Role.READER)
 def detail(name: str) -> Response:
+    reject_unknown(lowercase_args(request.args), ())
     for summary in get_source_summaries(db.session):
         if summary.source.name == name.strip().lower():
             return json_response(serialize_summary(summary))

@@ -106,3 +106,12 @@ def test_the_page_shows_each_value_s_source_and_the_api_returns_it_on_request(lo
     assert "description" not in body["provenance"]  # entered by nobody: no provenance
     assert "provenance" not in plain
     assert reader.get("/api/v1/applications/ZQA?provenance=perhaps").status_code == 400
+
+
+def test_asking_for_the_provenance_field_gives_it(login_as, session):
+    cmdb = make_source(session, "cmdb")
+    state(session, cmdb, "application", ("ZQA",), name="Zebra")
+
+    body = login_as("reader").get("/api/v1/applications/ZQA?fields=trigram,provenance").json
+
+    assert body["trigram"] == "ZQA" and body["provenance"]["name"]["source"] == "cmdb"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +11,9 @@ from sqlalchemy import func, select
 from portal.applications.models import Application
 from portal.changes.models import Change
 from portal.core.access import Scope
+from portal.core.models import utcnow
 from portal.imports.models import ImportRun
+from portal.imports.runs import fail_stale_runs
 from portal.sources.models import SourceRecord
 from tests.unit.builders import make_source, make_token, make_user
 
@@ -265,3 +268,67 @@ def test_metrics_count_the_runs_by_status(anonymous_client, ingest_headers):
     assert 'portal_import_runs{status="succeeded"} 1.0' in metrics
     assert 'portal_import_runs{status="failed"} 1.0' in metrics
     assert 'portal_import_runs{status="applying"} 0.0' in metrics
+
+
+def test_an_idempotency_key_sent_again_with_other_options_is_refused(anonymous_client, ingest_headers):
+    headers = {**ingest_headers, "Idempotency-Key": "batch-7"}
+    batch = [application("ZQA", name="Zebra"), application("ZQB", status="dancing")]
+    assert anonymous_client.post(URL, json=batch, headers=headers).status_code == 422
+
+    retried = anonymous_client.post(URL + "?partial=true", json=batch, headers=headers)
+
+    assert retried.status_code == 422 and "different batch" in retried.json["detail"]
+
+
+def test_a_batch_of_a_multi_batch_snapshot_cannot_be_a_snapshot_itself(anonymous_client, ingest_headers):
+    snapshot = anonymous_client.post("/api/v1/sources/nifi/snapshots", headers=ingest_headers).json["id"]
+
+    response = anonymous_client.post(
+        f"{URL}?mode=snapshot&snapshot={snapshot}", json=[application("ZQA", name="Zebra")], headers=ingest_headers
+    )
+
+    assert response.status_code == 400 and "mode=delta" in response.json["detail"]
+
+
+def test_a_record_of_an_unknown_type_is_reported_as_sent(anonymous_client, ingest_headers):
+    response = anonymous_client.post(
+        URL, json=[{"type": "server", "name": "srv1"}, "just text"], headers=ingest_headers
+    )
+
+    results = response.json["results"]
+    assert [(r["index"], r["type"], r["errors"][0]["field"]) for r in results] == [
+        (0, "server", "type"),
+        (1, "record", "type"),
+    ]
+    assert all(len(result["errors"]) == 1 for result in results)
+
+
+def test_an_open_snapshot_nobody_pushes_to_for_a_day_is_abandoned(anonymous_client, session, ingest_headers):
+    snapshot_id = anonymous_client.post("/api/v1/sources/nifi/snapshots", headers=ingest_headers).json["id"]
+    snapshot = session.get(ImportRun, snapshot_id)
+    snapshot.heartbeat_at = utcnow() - timedelta(days=2)
+    session.flush()
+
+    assert fail_stale_runs(session) == 1
+
+    session.expire_all()
+    assert snapshot.status == "failed" and "abandoned" in snapshot.error
+    committed = anonymous_client.post(f"/api/v1/sources/nifi/snapshots/{snapshot_id}/commit", headers=ingest_headers)
+    assert committed.status_code == 409 and "was abandoned" in committed.json["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/sources?colour=red",
+        "/api/v1/imports?status=dancing",
+        "/api/v1/imports?kind=magic",
+        "/api/v1/conflicts?status=maybe",
+        "/api/v1/conflicts?object_type=spaceship",
+        "/api/v1/imports/1?x=1",
+    ],
+)
+def test_unknown_parameters_and_values_are_refused(login_as, url):
+    response = login_as("steward").get(url)
+
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
