@@ -264,7 +264,7 @@ def measure_push(url: str, dataset_url: str, port: int) -> dict:
     server = start_server(url, port, workers=2)
     try:
         started = time.perf_counter()
-        created = 0
+        counts: dict[str, int] = {}
         for start in range(0, len(records), PUSH_BATCH):
             body = json.dumps(records[start : start + PUSH_BATCH]).encode()
             request = urllib.request.Request(
@@ -278,12 +278,13 @@ def measure_push(url: str, dataset_url: str, port: int) -> dict:
                 method="POST",
             )
             with urllib.request.urlopen(request, timeout=120) as response:
-                created += json.load(response)["counts"]["create"]
+                for action, count in json.load(response)["counts"].items():
+                    counts[action] = counts.get(action, 0) + count
         elapsed = time.perf_counter() - started
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"push_s": elapsed, "records": len(records), "created": created}
+    return {"push_s": elapsed, "records": len(records), "counts": counts}
 
 
 def main() -> None:
