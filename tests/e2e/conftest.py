@@ -9,11 +9,13 @@ prefix of this run. Everything is stopped, dropped or deleted at the end. Each t
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +61,7 @@ class LivePortal:
     """The running portal and what it was configured with."""
 
     url: str  # http://127.0.0.1:<port>, no trailing slash
-    log_path: Path  # gunicorn's stdout and stderr (access log included)
+    log_path: Path  # gunicorn's stdout and stderr (the portal's JSON request lines included)
     provider_issuer: str  # the test identity provider, http://127.0.0.1:<its port>
     provider_name: str
     access_contact: str
@@ -80,7 +82,8 @@ def _clean_environment(**portal_settings: str) -> dict[str, str]:
     return env
 
 
-def _flask(env: dict[str, str], *args: str) -> None:
+def _flask(env: dict[str, str], *args: str) -> str:
+    """Run `flask <args>` with `env`; returns what it printed on stdout."""
     command = [str(BIN / "flask"), "--app", "portal", *args]
     result = subprocess.run(
         command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False
@@ -89,6 +92,7 @@ def _flask(env: dict[str, str], *args: str) -> None:
         raise RuntimeError(
             f"`flask {' '.join(args)}` exited with code {result.returncode}:\n{result.stdout}\n{result.stderr}"
         )
+    return result.stdout
 
 
 def _log_tail(path: Path) -> str:
@@ -109,15 +113,19 @@ def portal_secret_key() -> str:
     return secrets.token_hex(32)
 
 
-@pytest.fixture(scope="session")
-def database_url(local_accounts: LocalAccounts, portal_secret_key: str) -> Iterator[str]:
-    """A throwaway PostgreSQL database: migrated, with the XS demo data and the local accounts."""
+@contextmanager
+def migrated_database(
+    secret_key: str, accounts: Iterable[tuple[Account, str]], demo_size: str | None = None
+) -> Iterator[str]:
+    """A throwaway PostgreSQL database migrated with the CLI, with `demo_size` demo data (none: empty) and the
+    local `accounts` (each with its role); dropped on exit."""
     url = create_postgresql_database()
     try:
-        env = _clean_environment(DATABASE_URL=url, SECRET_KEY=portal_secret_key)
+        env = _clean_environment(DATABASE_URL=url, SECRET_KEY=secret_key)
         _flask(env, "db", "upgrade")
-        _flask(env, "demo-data", "--size", "XS")
-        for account, role in ((local_accounts.admin, "admin"), (local_accounts.lockme, "reader")):
+        if demo_size:
+            _flask(env, "demo-data", "--size", demo_size)
+        for account, role in accounts:
             _flask(
                 {**env, "E2E_ACCOUNT_PASSWORD": account.password},
                 *("users", "create", account.login, "--role", role, "--password-env", "E2E_ACCOUNT_PASSWORD"),
@@ -128,8 +136,23 @@ def database_url(local_accounts: LocalAccounts, portal_secret_key: str) -> Itera
 
 
 @pytest.fixture(scope="session")
+def database_url(local_accounts: LocalAccounts, portal_secret_key: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database: migrated, with the XS demo data and the local accounts."""
+    accounts = ((local_accounts.admin, "admin"), (local_accounts.lockme, "reader"))
+    with migrated_database(portal_secret_key, accounts, demo_size="XS") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def redis_prefix() -> Iterator[str]:
     """A Redis key prefix of this run only; its keys are deleted at the end."""
+    with throwaway_redis_prefix() as prefix:
+        yield prefix
+
+
+@contextmanager
+def throwaway_redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of its own; its keys are deleted on exit."""
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
     try:
         client.ping()
@@ -179,7 +202,6 @@ def live_portal(
     redis_prefix: str,
 ) -> Iterator[LivePortal]:
     """gunicorn (2 workers) serving the portal until the end of the run; its output goes to `log_path`."""
-    url = f"http://127.0.0.1:{portal_port}"
     log_path = tmp_path_factory.mktemp("portal") / "gunicorn.log"
     env = _clean_environment(
         DATABASE_URL=database_url,
@@ -193,11 +215,24 @@ def live_portal(
         REDIS_URL=REDIS_URL,
         REDIS_PREFIX=redis_prefix,
     )
-    command = [
-        str(BIN / "gunicorn"),
-        *("--bind", f"127.0.0.1:{portal_port}", "--workers", "2", "--access-logfile", "-"),
-        "portal:create_app()",
-    ]
+    with running_gunicorn(portal_port, env, log_path) as url:
+        yield LivePortal(
+            url=url,
+            log_path=log_path,
+            provider_issuer=oidc_issuer,
+            provider_name=PROVIDER_NAME,
+            access_contact=ACCESS_CONTACT,
+            secret_key=portal_secret_key,
+            oidc_client_secret=oidc_client_secret,
+        )
+
+
+@contextmanager
+def running_gunicorn(port: int, env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """gunicorn (2 workers) serving the portal on 127.0.0.1:`port` with `env`, its output in `log_path`; yields
+    its URL once /readyz answers 200, and stops it on exit. No gunicorn access log: the portal writes its own."""
+    url = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "gunicorn"), *("--bind", f"127.0.0.1:{port}", "--workers", "2"), "portal:create_app()"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
@@ -216,15 +251,7 @@ def live_portal(
                     f"last lines of {log_path}:\n{_log_tail(log_path)}"
                 )
             time.sleep(0.2)
-        yield LivePortal(
-            url=url,
-            log_path=log_path,
-            provider_issuer=oidc_issuer,
-            provider_name=PROVIDER_NAME,
-            access_contact=ACCESS_CONTACT,
-            secret_key=portal_secret_key,
-            oidc_client_secret=oidc_client_secret,
-        )
+        yield url
     finally:
         stop_process(process)
 
@@ -289,3 +316,89 @@ def signed_in_context(
 def signed_in_page(signed_in_context: Callable[..., BrowserContext]) -> Page:
     """A page of a browser signed in as the local admin."""
     return signed_in_context().new_page()
+
+
+# --- The ingestion journeys: accounts of the roles in between, an ingest token, data loaded with the CLI ---------
+
+
+@dataclass(frozen=True)
+class RoleAccounts:
+    """Local accounts of the roles between reader and admin, made once per run with the CLI."""
+
+    steward: Account  # role steward: imports, conflicts, pushes (through its ingest token)
+    editor: Account  # role editor: edits an application's fields by hand
+
+
+@pytest.fixture(scope="session")
+def portal_cli(database_url: str, portal_secret_key: str) -> Callable[..., str]:
+    """`portal_cli("sources", "list", env={...})`: the portal's `flask` command on the e2e database (with `env`
+    added to its environment); returns what it printed. For data the tests need first, as an admin would load it."""
+    base = _clean_environment(DATABASE_URL=database_url, SECRET_KEY=portal_secret_key)
+
+    def run(*args: str, env: dict[str, str] | None = None) -> str:
+        return _flask({**base, **(env or {})}, *args)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def role_accounts(portal_cli: Callable[..., str]) -> RoleAccounts:
+    accounts = RoleAccounts(
+        steward=Account("steward", secrets.token_urlsafe(18)), editor=Account("editor", secrets.token_urlsafe(18))
+    )
+    for account, role in ((accounts.steward, "steward"), (accounts.editor, "editor")):
+        portal_cli(
+            *("users", "create", account.login, "--role", role, "--password-env", "E2E_ACCOUNT_PASSWORD"),
+            env={"E2E_ACCOUNT_PASSWORD": account.password},
+        )
+    return accounts
+
+
+@pytest.fixture(scope="session")
+def ingest_token(portal_cli: Callable[..., str], role_accounts: RoleAccounts) -> str:
+    """The secret of an API token with the ingest scope, owned by the steward, as NiFi's would be."""
+    output = portal_cli(
+        *("tokens", "create", "--user", role_accounts.steward.login, "--name", "e2e-pusher", "--scope", "ingest")
+    )
+    return output.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def import_workbook(portal_cli: Callable[..., str], tmp_path_factory: pytest.TempPathFactory) -> Callable[..., int]:
+    """`import_workbook(xlsx_bytes, source="workbook")`: apply a workbook with `flask import --apply`; returns the
+    number of its import run."""
+    folder = tmp_path_factory.mktemp("workbooks")
+
+    def apply(data: bytes, source: str = "workbook") -> int:
+        path = folder / f"{secrets.token_hex(4)}.xlsx"
+        path.write_bytes(data)
+        output = portal_cli("import", str(path), "--source", source, "--apply")
+        found = re.search(r"Applied as import run (\d+)", output)
+        assert found, f"`flask import` did not apply {path.name}:\n{output}"
+        return int(found.group(1))
+
+    return apply
+
+
+@pytest.fixture
+def sign_in_as(
+    browser: Browser, browser_context_args: dict[str, Any], live_portal: LivePortal
+) -> Iterator[Callable[[Account], Page]]:
+    """`sign_in_as(account)`: a page of a new browser context, signed in as `account` through the sign-in form
+    (on the home page); the contexts are closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def open_page(account: Account) -> Page:
+        context = browser.new_context(**browser_context_args)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{live_portal.url}/auth/login")
+        page.get_by_label("Login", exact=True).fill(account.login)
+        page.get_by_label("Password", exact=True).fill(account.password)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.wait_for_url(f"{live_portal.url}/")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

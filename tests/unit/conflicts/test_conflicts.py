@@ -63,7 +63,7 @@ def test_the_filters_of_the_page_and_the_api_agree(login_as, disagreement, query
     page = steward.get(f"/conflicts?{query}", headers={"HX-Request": "true"}).get_data(as_text=True)
 
     assert api["count"] == expected
-    assert f'id="conflict-count" role="status">{expected} conflict' in page
+    assert f'id="conflict-count"><span role="status">{expected} conflict' in page
 
 
 def test_keeping_the_winner_changes_no_value_and_records_the_resolution(login_as, session, disagreement):
