@@ -336,7 +336,8 @@ def main() -> None:
     if push:
         print(
             f"  push: {push['records']:,} records in batches of {PUSH_BATCH:,}: {push['push_s']:.1f} s "
-            f"(target {TARGETS['push_s']:.0f} s), {push['created']:,} created"
+            f"(target {TARGETS['push_s']:.0f} s) into an empty database: "
+            f"{ {action: count for action, count in push['counts'].items() if count} }"
         )
     if first["error"] or second["error"]:
         print(f"  errors: {first['error']} / {second['error']}")
