@@ -23,8 +23,7 @@ PER_PAGE = 25
 @requires(Role.STEWARD)
 def list_() -> BaseResponse:
     filters = ConflictFilters.from_args(request.args)
-    raw_page = request.args.get("page", "1")
-    page = PageRequest(int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100_000 else 1, PER_PAGE)
+    page = PageRequest.of_page(request.args, PER_PAGE)
     statement = select_conflicts(filters)
     conflicts = db.session.scalars(statement.limit(page.size).offset(page.offset)).all()
     context = {

@@ -35,6 +35,12 @@ class PageRequest:
             raise ApiError(400, f"page_size must be at most {maximum}, got {size}.", maximum=maximum)
         return cls(page=page, size=size)
 
+    @classmethod
+    def of_page(cls, args: MultiDict[str, str], size: int) -> PageRequest:
+        """For a portal page listing `size` items at a time: a `page` that makes no sense shows the first."""
+        raw = args.get("page", "1")
+        return cls(page=int(raw) if raw.isdigit() and 0 < int(raw) <= 1_000_000 else 1, size=size)
+
 
 def _positive_int(args: MultiDict[str, str], name: str, default: int, limit: int | None) -> int:
     raw = args.get(name)

@@ -53,7 +53,7 @@ def _list_page(status: int = 200, error: str | None = None) -> tuple[str, int]:
     fail_stale_runs(db.session)
     db.session.commit()
     filters = RunFilters.from_args(request.args)
-    page = PageRequest(_page_number(), RUNS_PER_PAGE)
+    page = PageRequest.of_page(request.args, RUNS_PER_PAGE)
     statement = select_runs(filters)
     runs = db.session.scalars(statement.limit(page.size).offset(page.offset)).all()
     total = count_rows(db.session, statement)
@@ -62,11 +62,6 @@ def _list_page(status: int = 200, error: str | None = None) -> tuple[str, int]:
         "imports/list.html", runs=runs, total=total, page=page, filters=filters, sources=sources, error=error
     )
     return html, status
-
-
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
 @bp.get("/imports")
@@ -120,7 +115,7 @@ def get_run(run_id: int) -> ImportRun:
 def detail(run_id: int) -> Page:
     run = get_run(run_id)
     filters = RowFilters.from_args(request.args)
-    page = PageRequest(_page_number(), ROWS_PER_PAGE)
+    page = PageRequest.of_page(request.args, ROWS_PER_PAGE)
     statement = select_run_rows(run.id, filters)
     rows = db.session.scalars(statement.limit(page.size).offset(page.offset)).all()
     context = {
