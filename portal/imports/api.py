@@ -10,14 +10,14 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.core.access import Role, Scope, requires
 from portal.core.api import LIST_PARAMETERS, flag, json_response, lowercase_args, paginated_json, reject_unknown
-from portal.core.errors import ApiError
+from portal.core.errors import ApiError, problem_response
 from portal.core.models import utcnow
 from portal.extensions import db
 from portal.imports.merge import Merge, Plan
 from portal.imports.models import ImportRun
 from portal.imports.push import BatchRejected, batch_fingerprint, parse_batch, statements_from_records
 from portal.imports.queries import RunFilters, select_runs
-from portal.imports.runs import Actor, PlanHasErrors, execute, finish, open_run
+from portal.imports.runs import Actor, PlanHasErrors, SourceBusy, execute, finish, open_run
 from portal.imports.schema import OBJECT_TYPES
 from portal.sources.models import Source
 
@@ -141,9 +141,13 @@ def push(source_name: str) -> Response:
                 options={"partial": partial, "snapshot": mode == "snapshot", "batch": fingerprint},
             )
             statements = statements_from_records(records)
-            plan = execute(db.session, run, statements, snapshot=mode == "snapshot", partial=partial)
+            plan = execute(db.session, run, statements, snapshot=mode == "snapshot", partial=partial, wait=False)
     except PlanHasErrors as refused:
         return _refuse(source, key, fingerprint, refused.plan)
+    except SourceBusy as busy:  # an import of this source is being applied: never interleaved with it
+        response = problem_response(409, str(busy))
+        response.headers["Retry-After"] = "5"
+        return response
     if snapshot_run is not None:
         _count_into(snapshot_run, plan)
     answer = _answer(run, plan)

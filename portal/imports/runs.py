@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from portal.core.models import utcnow
@@ -54,6 +54,26 @@ class Actor:
         return cls(user.login, user.id) if user else cls.system()
 
 
+class SourceBusy(Exception):
+    """Another run of the same source is being applied; this one was not started (nothing written)."""
+
+
+# The first key of the advisory locks that serialise the runs of one source (the second is its id).
+SOURCE_LOCK_SPACE = 5_127
+
+
+def lock_source(session: Session, source: Source, wait: bool = True) -> None:
+    """Take `source`'s lock until the transaction ends: two runs of one source never interleave their
+    writes (each plans from what the other has not written yet). SQLite needs none: it has one writer."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    parameters = {"space": SOURCE_LOCK_SPACE, "source": source.id}
+    if wait:
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :source)"), parameters)
+    elif not session.scalar(text("SELECT pg_try_advisory_xact_lock(:space, :source)"), parameters):
+        raise SourceBusy(f"Another run of source {source.name} is being applied; try again in a moment.")
+
+
 class PlanHasErrors(Exception):
     """A run with refused records was asked to apply without `partial`: nothing was written."""
 
@@ -94,13 +114,17 @@ def execute(
     snapshot: bool = False,
     partial: bool = False,
     keep_rows: bool = True,
+    wait: bool = True,
     progress: Progress = no_progress,
 ) -> Plan:
     """Plan the statements; unless `dry_run`, apply them. Raises `PlanHasErrors` (nothing written) when
     records are refused and `partial` is not set. The run row is updated last (a progress reporter may
     update it from another connection meanwhile); the caller commits. `keep_rows=False` keeps no diff
-    rows, for the apply of a run whose dry run already kept them."""
+    rows, for the apply of a run whose dry run already kept them. An apply first takes its source's lock:
+    it waits for another run of the same source to finish, or with `wait=False` raises `SourceBusy`."""
     source = run.source
+    if not dry_run:
+        lock_source(session, source, wait=wait)
     merge = Merge(
         session,
         source,

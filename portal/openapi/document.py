@@ -1185,7 +1185,11 @@ def push_paths(max_bytes: int, max_records: int) -> dict[str, dict[str, Any]]:
                         f"an empty batch, a body nested deeper than {MAX_NESTING} levels; or {CSRF}."
                     ),
                     "404": problem("No source has this name, or it has no snapshot with the id in `snapshot`."),
-                    "409": problem(f"{NOT_A_PUSH_SOURCE}, or the snapshot in `snapshot` is no longer open."),
+                    "409": problem(
+                        f"{NOT_A_PUSH_SOURCE}, or the snapshot in `snapshot` is no longer open, or another run of "
+                        "this source (a workbook being applied) holds it: retry after `Retry-After` seconds; nothing "
+                        "was written."
+                    ),
                     "413": problem(
                         f"The body is larger than {max_bytes // (1024 * 1024)} MB, or the batch holds more than "
                         f"{max_records:,} records: split it."

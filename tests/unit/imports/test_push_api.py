@@ -6,14 +6,14 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from portal.applications.models import Application
 from portal.changes.models import Change
 from portal.core.access import Scope
 from portal.core.models import utcnow
 from portal.imports.models import ImportRun
-from portal.imports.runs import fail_stale_runs
+from portal.imports.runs import SOURCE_LOCK_SPACE, fail_stale_runs
 from portal.sources.models import SourceRecord
 from tests.unit.builders import make_source, make_token, make_user
 
@@ -332,3 +332,29 @@ def test_unknown_parameters_and_values_are_refused(login_as, url):
     response = login_as("steward").get(url)
 
     assert response.status_code == 400 and response.mimetype == "application/problem+json"
+
+
+def test_a_push_while_a_run_of_the_same_source_is_applied_is_refused_not_interleaved(
+    anonymous_client, session, engine, nifi, ingest_headers
+):
+    """On PostgreSQL a run holds its source's lock until it commits; a push meanwhile gets 409 and writes
+    nothing. SQLite has a single writer, so its transactions never interleave in the first place."""
+    if engine.dialect.name != "postgresql":
+        response = anonymous_client.post(URL, json=[application("ZQA", name="Zebra")], headers=ingest_headers)
+        assert response.status_code == 200
+        return
+    with engine.connect() as other:  # another process applying a workbook of the same source
+        other.execute(text("SELECT pg_advisory_lock(:space, :source)"), {"space": SOURCE_LOCK_SPACE, "source": nifi.id})
+        try:
+            response = anonymous_client.post(URL, json=[application("ZQA", name="Zebra")], headers=ingest_headers)
+        finally:
+            other.execute(
+                text("SELECT pg_advisory_unlock(:space, :source)"), {"space": SOURCE_LOCK_SPACE, "source": nifi.id}
+            )
+
+    assert response.status_code == 409 and response.headers["Retry-After"] == "5"
+    assert "being applied" in response.json["detail"]
+    assert count(session, SourceRecord) == 0 and count(session, ImportRun) == 0
+    assert (
+        anonymous_client.post(URL, json=[application("ZQA", name="Zebra")], headers=ingest_headers).status_code == 200
+    )
