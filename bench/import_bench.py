@@ -36,46 +36,35 @@ TARGETS = {"import_s": 20.0, "memory_mb": 400, "reimport_s": 10.0, "push_s": 20.
 PUSH_RECORDS = 20_000
 PUSH_BATCH = 1_000
 
+# Per sheet, the object type whose headers it carries and the query that gives its rows in that order.
 SHEETS = {
     "Entities": (
-        ["Code", "Name", "Kind", "Parent"],
+        "entity",
         "SELECT e.code, e.name, e.kind, p.code FROM entity e LEFT JOIN entity p ON p.id = e.parent_id ORDER BY e.id",
     ),
     "People": (
-        ["Login", "Name", "Email", "Entity"],
+        "person",
         "SELECT p.login, p.display_name, p.email, e.code FROM person p LEFT JOIN entity e ON e.id = p.entity_id "
         "ORDER BY p.id",
     ),
     "Applications": (
-        [
-            "Trigram",
-            "Name",
-            "Description",
-            "Status",
-            "Criticality",
-            "Entity",
-            "Go-live",
-            "End of support",
-            "Decommission",
-            "Tags",
-            "Documentation URL",
-        ],
+        "application",
         "SELECT a.trigram, a.name, a.description, a.status, a.criticality, e.code, a.go_live_date, "
         "a.end_of_support_date, a.decommission_date, a.tags, a.documentation_url "
         "FROM application a LEFT JOIN entity e ON e.id = a.entity_id ORDER BY a.id",
     ),
     "Stakeholders": (
-        ["Trigram", "Login", "Role"],
-        "SELECT a.trigram, p.login, s.role FROM stakeholder s JOIN application a ON a.id = s.application_id "
-        "JOIN person p ON p.id = s.person_id ORDER BY s.id",
+        "stakeholder",
+        "SELECT a.trigram, p.login, s.role, NULL, NULL FROM stakeholder s "
+        "JOIN application a ON a.id = s.application_id JOIN person p ON p.id = s.person_id ORDER BY s.id",
     ),
     "Environments": (
-        ["Trigram", "Environment", "Name", "URL", "Status"],
+        "environment",
         "SELECT a.trigram, v.kind, v.name, v.url, v.status FROM environment v "
         "JOIN application a ON a.id = v.application_id ORDER BY v.id",
     ),
     "Components": (
-        ["Trigram", "Environment", "Kind", "Name", "Details"],
+        "component",
         "SELECT a.trigram, v.name, c.kind, c.name, c.attributes FROM component c "
         "JOIN environment v ON v.id = c.environment_id JOIN application a ON a.id = v.application_id ORDER BY c.id",
     ),
@@ -86,15 +75,15 @@ def build_workbook(dataset_url: str, path: Path) -> dict[str, int]:
     """Write the dataset as a workbook in the import format (openpyxl write-only); returns rows per sheet."""
     from openpyxl import Workbook
 
-    from portal.imports.schema import format_details
+    from portal.imports.schema import OBJECT_TYPES, format_details
 
     workbook = Workbook(write_only=True)
     counts: dict[str, int] = {}
     engine = create_engine(dataset_url)
     with engine.connect() as connection:
-        for title, (headers, query) in SHEETS.items():
+        for title, (object_type, query) in SHEETS.items():
             sheet = workbook.create_sheet(title)
-            sheet.append(headers)
+            sheet.append(OBJECT_TYPES[object_type].headers)
             rows = 0
             for row in connection.execute(text(query)):
                 values = list(row)

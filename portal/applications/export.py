@@ -58,6 +58,7 @@ from portal.core.api import lowercase_args, reject_unknown
 from portal.core.errors import ApiError
 from portal.core.pagination import PageRequest
 from portal.extensions import db
+from portal.imports.schema import OBJECT_TYPES
 
 # The search page's parameters: `page` and `page_size` are accepted and ignored (every page is exported).
 PARAMETERS = (*ApplicationFilters.PARAMETERS, "page", "page_size", "format")
@@ -89,38 +90,12 @@ class Sheet:
     widths: tuple[int, ...]
 
 
-APPLICATIONS = Sheet(
-    "Applications",
-    (
-        "Trigram",
-        "Name",
-        "Description",
-        "Status",
-        "Criticality",
-        "Entity",
-        "Go-live",
-        "End of support",
-        "Decommission",
-        "Tags",
-        "Documentation URL",
-    ),
-    (10, 36, 60, 16, 12, 16, 12, 15, 14, 30, 45),
-)
-STAKEHOLDERS = Sheet("Stakeholders", ("Trigram", "Login", "Role", "Name", "Email"), (10, 18, 16, 30, 36))
-ENVIRONMENTS = Sheet("Environments", ("Trigram", "Environment", "Name", "URL", "Status"), (10, 13, 24, 50, 10))
-JSON_KEYS = (
-    "trigram",
-    "name",
-    "description",
-    "status",
-    "criticality",
-    "entity",
-    "go_live",
-    "end_of_support",
-    "decommission",
-    "tags",
-    "documentation_url",
-)
+# The headers are the import's (portal/imports/schema.py), so that an export can be imported back.
+APPLICATION, STAKEHOLDER, ENVIRONMENT = (OBJECT_TYPES[name] for name in ("application", "stakeholder", "environment"))
+APPLICATIONS = Sheet(APPLICATION.sheet, APPLICATION.headers, (10, 36, 60, 16, 12, 16, 12, 15, 14, 30, 45))
+STAKEHOLDERS = Sheet(STAKEHOLDER.sheet, STAKEHOLDER.headers, (10, 18, 16, 30, 36))
+ENVIRONMENTS = Sheet(ENVIRONMENT.sheet, ENVIRONMENT.headers, (10, 13, 24, 50, 10))
+JSON_KEYS = tuple(column.name for column in APPLICATION.columns)
 BOLD = Font(bold=True)
 
 

@@ -94,10 +94,20 @@ class ObjectType:
     fields: tuple[Field, ...]
     # Fields that describe another object (the Stakeholders sheet names the person): name -> (type, field).
     foreign_fields: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # The sheet's column order, by field name, when it is not the key then the fields (DESIGN.md's format).
+    order: tuple[str, ...] = ()
 
     @property
     def columns(self) -> tuple[Field, ...]:
-        return (*self.key, *self.fields)
+        """Every column in the workbook's order: the template, the export and the error workbook use it."""
+        columns = (*self.key, *self.fields)
+        if not self.order:
+            return columns
+        return tuple(sorted(columns, key=lambda column: self.order.index(column.name)))
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return tuple(column.header for column in self.columns)
 
     def column(self, name: str) -> Field:
         return next(column for column in self.columns if column.name == name)
@@ -343,7 +353,9 @@ ENVIRONMENT = ObjectType(
             choices=ENVIRONMENT_STATUSES,
         ),
     ),
+    order=("trigram", "kind", "name", "url", "status"),
 )
+
 COMPONENT = ObjectType(
     "component",
     "Components",
