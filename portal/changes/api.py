@@ -9,16 +9,7 @@ from flask import Blueprint, Response, request
 from portal.changes.models import Change
 from portal.changes.queries import ChangeFilters, select_changes
 from portal.core.access import Role, requires
-from portal.core.api import (
-    LIST_PARAMETERS,
-    json_response,
-    list_envelope,
-    lowercase_args,
-    pick,
-    reject_unknown,
-    selected_fields,
-)
-from portal.core.pagination import PageRequest, count_rows
+from portal.core.api import LIST_PARAMETERS, lowercase_args, paginated_json, reject_unknown
 from portal.extensions import db
 
 bp = Blueprint("changes_api", __name__, url_prefix="/api/v1")
@@ -26,12 +17,12 @@ bp = Blueprint("changes_api", __name__, url_prefix="/api/v1")
 FIELDS = ("id", "at", "actor", "source", "run", "object_type", "key", "application", "field", "operation", "old", "new")
 
 
-def serialize_change(change: Change, source: str | None) -> dict[str, Any]:
+def serialize_change(change: Change) -> dict[str, Any]:
     return {
         "id": change.id,
         "at": change.at.isoformat(),
         "actor": change.actor,
-        "source": source,
+        "source": change.source.name if change.source else None,
         "run": change.run_id,
         "object_type": change.object_type,
         "key": change.natural_key,
@@ -49,9 +40,4 @@ def list_() -> Response:
     args = lowercase_args(request.args)
     reject_unknown(args, (*LIST_PARAMETERS, *ChangeFilters.PARAMETERS))
     statement = select_changes(ChangeFilters.from_args(args))
-    page = PageRequest.from_args(args)
-    fields = selected_fields(args, FIELDS)
-    rows = db.session.execute(statement.limit(page.size).offset(page.offset)).all()
-    count = len(rows) if page.offset == 0 and len(rows) < page.size else count_rows(db.session, statement)
-    results = [pick(serialize_change(change, source), fields) for change, source in rows]
-    return json_response(list_envelope(results, count, False, page, args))
+    return paginated_json(db.session, statement, args, serialize_change, FIELDS)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import Base, UTCDateTime, enum_check, utcnow
+from portal.sources.models import Source
 
 # create: a new object (new_value holds its fields as JSON); update: one field changed;
 # missing / present: a snapshot stopped (or started again) mentioning the object;
@@ -44,3 +45,5 @@ class Change(Base):
     operation: Mapped[str] = mapped_column(String(10))
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
+
+    source: Mapped[Source | None] = relationship()

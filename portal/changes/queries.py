@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import contains_eager
 from werkzeug.datastructures import MultiDict
 
 from portal.changes.models import OPERATIONS, Change
@@ -77,16 +77,17 @@ def _moment(args: MultiDict[str, str], name: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def select_changes(filters: ChangeFilters) -> Select[Change, str | None]:
-    """Newest first, each with the name of its source."""
-    source = aliased(Source)
-    statement = select(Change, source.name).outerjoin(source, Change.source_id == source.id).order_by(Change.id.desc())
+def select_changes(filters: ChangeFilters) -> Select[Change]:
+    """Newest first, each with its source loaded by the same query."""
+    statement = (
+        select(Change).outerjoin(Change.source).options(contains_eager(Change.source)).order_by(Change.id.desc())
+    )
     conditions = [
         Change.application == filters.application if filters.application else None,
         Change.object_type == filters.object_type if filters.object_type else None,
         Change.natural_key == filters.key if filters.key else None,
         Change.field == filters.field if filters.field else None,
-        source.name == filters.source if filters.source else None,
+        Source.name == filters.source if filters.source else None,
         Change.actor == filters.actor if filters.actor else None,
         Change.run_id == filters.run if filters.run else None,
         Change.operation == filters.operation if filters.operation else None,

@@ -25,7 +25,7 @@ def history(trigram: str) -> Response:
     before = request.args.get("before", "")
     if before.isdigit():
         statement = statement.where(Change.id < int(before))
-    rows = db.session.execute(statement.limit(PER_PAGE + 1)).all()
+    rows = db.session.scalars(statement.limit(PER_PAGE + 1)).all()
     html = render_template(
         "changes/_history.html", trigram=application, rows=rows[:PER_PAGE], more=len(rows) > PER_PAGE
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -44,6 +44,8 @@ from portal.sources.models import Source, SourceRecord
 Progress = Callable[[str, int, int], None]
 # Rows built and written at a time by the bulk writes.
 WRITE_CHUNK = 10_000
+# How an error message writes a composite key it refers to (`BCA/prod`).
+KEY_TEXT = "/"
 
 
 def no_progress(phase: str, done: int, total: int) -> None:
@@ -899,11 +901,3 @@ class Merge:
         if self.touched_entities:
             ids.update(self.session.scalars(select(Application.id).where(Application.entity_id.is_not(None))))
         refresh_applications(self.session, ids)
-
-
-KEY_TEXT = "/"
-
-
-def statements_for(object_type: str, rows: Iterable[tuple[Key, Values]]) -> list[Statement]:
-    """Statements from plain (key, values) pairs: tests and the portal's edit form build runs with it."""
-    return [Statement(object_type, key, values, position) for position, (key, values) in enumerate(rows)]

@@ -45,10 +45,6 @@ def chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-def iso(value: date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def as_date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
