@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from portal.imports.pull import PullConfig
 from portal.imports.schema import OBJECT_TYPES
 
 MAX_PRECEDENCE = 1000
@@ -22,8 +23,6 @@ def parse_precedence(raw: str, what: str) -> int:
 
 def parse_configuration(raw: str) -> dict[str, Any]:
     """An API source's configuration: JSON, checked as the sync will read it (errors name the bad key)."""
-    from portal.imports.pull import PullConfig
-
     try:
         configuration = json.loads(raw.strip() or "{}")
     except json.JSONDecodeError as error:
