@@ -13,7 +13,6 @@ import re
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.databases import create_postgresql_database, drop_postgresql_database
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.oidc import answers_200, free_port, running_oidc_provider, stop_process
+from tests.e2e.oidc import free_port, running_oidc_provider, stop_process, wait_until_answering
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The executables of the interpreter running pytest (the venv's), whatever the current directory.
@@ -238,19 +237,13 @@ def running_gunicorn(port: int, env: dict[str, str], log_path: Path) -> Iterator
             command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not answers_200(f"{url}/readyz"):
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"gunicorn exited with code {process.returncode} before it was ready; "
-                    f"last lines of {log_path}:\n{_log_tail(log_path)}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"{url}/readyz did not answer 200 within {READY_TIMEOUT_S:.0f} s; "
-                    f"last lines of {log_path}:\n{_log_tail(log_path)}"
-                )
-            time.sleep(0.2)
+        wait_until_answering(
+            process,
+            f"{url}/readyz",
+            READY_TIMEOUT_S,
+            "gunicorn",
+            lambda: f"last lines of {log_path}:\n{_log_tail(log_path)}",
+        )
         yield url
     finally:
         stop_process(process)

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -48,6 +48,20 @@ def answers_200(url: str) -> bool:
     except (OSError, http.client.HTTPException):  # URLError, HTTPError and socket errors are all OSError
         return False
     return status == 200
+
+
+def wait_until_answering(
+    process: subprocess.Popen, url: str, timeout_s: float, name: str, output: Callable[[], str]
+) -> None:
+    """Wait until `url` answers 200, or raise `RuntimeError` with `output()` if `process` exits or
+    `timeout_s` passes first: a server that cannot start says why instead of hanging the tests."""
+    deadline = time.monotonic() + timeout_s
+    while not answers_200(url):
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode} before it was ready:\n{output()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not answer {url} within {timeout_s:.0f} s:\n{output()}")
+        time.sleep(_POLL_INTERVAL_S)
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -111,19 +125,13 @@ def running_oidc_provider(
             stderr=stderr_log,
         )
         try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            while not answers_200(discovery_url):
-                if process.poll() is not None:
-                    raise RuntimeError(
-                        f"the test OpenID Connect provider exited with code {process.returncode} before it was ready;"
-                        f" stderr:\n{_read_log(stderr_log)}"
-                    )
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"the test OpenID Connect provider did not answer {discovery_url} within"
-                        f" {STARTUP_TIMEOUT_S:.0f} s; stderr:\n{_read_log(stderr_log)}"
-                    )
-                time.sleep(_POLL_INTERVAL_S)
+            wait_until_answering(
+                process,
+                discovery_url,
+                STARTUP_TIMEOUT_S,
+                "the test OpenID Connect provider",
+                lambda: f"stderr:\n{_read_log(stderr_log)}",
+            )
             if process.poll() is not None:  # something else answered on that port
                 raise RuntimeError(
                     f"the test OpenID Connect provider exited with code {process.returncode}; stderr:\n"
