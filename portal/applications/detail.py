@@ -21,7 +21,8 @@ from portal.conflicts.queries import count_open_conflicts
 from portal.core.navigation import optional_url
 from portal.environments.models import ENVIRONMENT_KINDS, Environment
 from portal.people.models import ROLE_LABELS, STAKEHOLDER_ROLES, Stakeholder
-from portal.sources.queries import FieldProvenance, get_provenance, get_records_of
+from portal.sources.models import Source, SourceRecord
+from portal.sources.queries import FieldProvenance, get_records_of, provenance_from
 
 COMPONENT_LABELS = {
     "server": "Server",
@@ -273,9 +274,9 @@ PROVENANCE_FIELDS = (
 )
 
 
-def source_lines(session: Session, trigram: str) -> list[SourceLine]:
+def source_lines(records: list[tuple[SourceRecord, Source]]) -> list[SourceLine]:
     lines: dict[str, dict[str, Any]] = {}
-    for record, source in get_records_of(session, trigram):
+    for record, source in records:
         line = lines.setdefault(
             source.name, {"kind": source.kind, "records": 0, "last_seen": record.last_seen_at, "missing": 0}
         )
@@ -289,6 +290,8 @@ def build_page(session: Session, application: Application, today: date) -> Appli
     """Everything the page shows about `application` (loaded by `find_application`)."""
     entity = application.entity
     interfaces = interface_rows(session, application)
+    # One query for what every source says about the application and its parts: provenance and freshness.
+    records = get_records_of(session, application.trigram)
     api_url = url_for("applications_api.detail", trigram=application.trigram, _external=True)
     return ApplicationPage(
         trigram=application.trigram,
@@ -313,8 +316,8 @@ def build_page(session: Session, application: Application, today: date) -> Appli
         tokens_url=url_for("auth.tokens"),
         created=application.created_at.date(),
         updated=application.updated_at.date(),
-        provenance=get_provenance(session, "application", application.trigram),
-        source_lines=source_lines(session, application.trigram),
+        provenance=provenance_from(records, "application", application.trigram),
+        source_lines=source_lines(records),
         open_conflicts=count_open_conflicts(session, application.trigram),
     )
 

@@ -487,7 +487,7 @@ class Merge:
             for record in records
             if record.payload.get(name) and (source := self.sources[record.source_id])
         ]
-        candidates.sort(key=lambda candidate: (-candidate.precedence, candidate.source.id))
+        candidates.sort(key=lambda candidate: candidate.source.rank_for(object_type.name, name))
         return candidates
 
     def _load_mine(self, object_type: ObjectType, keys: list[Key]) -> dict[Key, RecordState]:

@@ -44,6 +44,11 @@ class Source(TimestampMixin, Base):
         """This source's precedence for one field: its per-field override, else its default."""
         return self.field_precedence.get(f"{object_type}.{field}", self.precedence)
 
+    def rank_for(self, object_type: str, field: str) -> tuple[int, int]:
+        """Sorts the sources stating one field, winner first: the highest precedence, then the source
+        registered first. The merge decides with it, and provenance explains with it."""
+        return (-self.precedence_of(object_type, field), self.id)
+
     def __repr__(self) -> str:
         return f"<Source {self.name} ({self.kind})>"
 

@@ -68,17 +68,26 @@ class FieldProvenance:
 
 
 def get_provenance(session: Session, object_type: str, natural_key: str) -> dict[str, FieldProvenance]:
-    """For each field some source states, the source that wins it (the merge's rule: precedence, then the
-    source registered first). Fields no source states are absent: they were entered directly."""
+    """For each field some source states about one object, where its shown value comes from."""
     rows = session.execute(
         select(SourceRecord, Source)
         .join(SourceRecord.source)
         .where(SourceRecord.object_type == object_type, SourceRecord.natural_key == natural_key)
     ).all()
+    return provenance_from([(record, source) for record, source in rows], object_type, natural_key)
+
+
+def provenance_from(
+    rows: list[tuple[SourceRecord, Source]], object_type: str, natural_key: str
+) -> dict[str, FieldProvenance]:
+    """The winning source of each field of one object, among `rows` (records of any objects), by the
+    merge's own rule (`Source.rank_for`). Fields no source states are absent: they were entered directly."""
     winners: dict[str, tuple[tuple[int, int], FieldProvenance]] = {}
     for record, source in rows:
+        if record.object_type != object_type or record.natural_key != natural_key:
+            continue
         for field in record.payload:
-            rank = (-source.precedence_of(object_type, field), source.id)
+            rank = source.rank_for(object_type, field)
             if field not in winners or rank < winners[field][0]:
                 provenance = FieldProvenance(
                     source.name, record.field_runs.get(field), record.last_seen_at, record.missing_since
