@@ -35,12 +35,20 @@ for reply in replies:
 """
 
 
-def run_script(tmp_path: Path, action: str, replies: list[dict]) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def run_script(
+    tmp_path: Path, action: str, replies: list[dict], migrate_timeout_seconds: int = 60
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     log, replies_path, kubectl = tmp_path / "calls.log", tmp_path / "replies.json", tmp_path / "kubectl"
     replies_path.write_text(json.dumps(replies))
     kubectl.write_text(FAKE_KUBECTL.format(python=sys.executable, log=str(log), replies=str(replies_path)))
     kubectl.chmod(0o755)
-    env = {**os.environ, "KUBECTL": str(kubectl), "POLL_SECONDS": "0.1", "MIGRATE_TIMEOUT_SECONDS": "1"}
+    # A generous timeout by default: the script counts whole seconds, and a slow machine may cross one between polls.
+    env = {
+        **os.environ,
+        "KUBECTL": str(kubectl),
+        "POLL_SECONDS": "0.1",
+        "MIGRATE_TIMEOUT_SECONDS": str(migrate_timeout_seconds),
+    }
     command = ["make", "--no-print-directory", f"k8s-{action}", "OVERLAY=prod", f"IMAGE={IMAGE}"]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     return result, log.read_text().splitlines() if log.exists() else []
@@ -70,7 +78,8 @@ def test_migrate_fails_with_the_job_logs_when_the_job_fails(tmp_path: Path) -> N
 
 
 def test_migrate_gives_up_when_the_job_never_finishes(tmp_path: Path) -> None:
-    result, _ = run_script(tmp_path, "migrate", [{"when": ["get job/referentiel-migrate"], "out": "/"}])
+    never_done = [{"when": ["get job/referentiel-migrate"], "out": "/"}]
+    result, _ = run_script(tmp_path, "migrate", never_done, migrate_timeout_seconds=1)
 
     assert result.returncode != 0
     assert "did not finish" in result.stderr
