@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 from portal.applications.models import Application
 from portal.changes.models import Change
 from portal.conflicts.models import Conflict
+from portal.core.bulk import insert_rows, update_rows
 from portal.core.models import utcnow
-from portal.imports.bulk import insert_rows, update_rows
 from portal.imports.models import ImportRun
 from portal.imports.schema import KEY_SEPARATOR, OBJECT_TYPES, InvalidValue, ObjectType
 from portal.imports.visible import STORES, Key, References, Values, VisibleObject, chunks, owning_application

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from portal.core.bulk import insert_rows
 from portal.core.models import utcnow
-from portal.imports.bulk import insert_rows
 from portal.imports.merge import Merge, Plan, Progress, Statement, no_progress
 from portal.imports.models import ImportRow, ImportRun
 from portal.sources.models import Source

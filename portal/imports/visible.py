@@ -17,10 +17,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
 from portal.applications.models import Application
+from portal.core.bulk import insert_rows, update_rows
 from portal.core.models import utcnow
 from portal.entities.models import Entity
 from portal.environments.models import Component, Environment
-from portal.imports.bulk import insert_rows, update_rows
 from portal.imports.schema import OBJECT_TYPES, ObjectType, format_details, parse_details, tags
 from portal.interfaces.models import Interface
 from portal.people.models import Person, Stakeholder
