@@ -6,15 +6,18 @@ Call `refresh_applications` after changing applications (or their people, compon
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
+from portal.core.bulk import insert_rows
 from portal.core.cache import SEARCH_CHANGED
 from portal.entities.models import Entity
 from portal.environments.models import Component, Environment
@@ -22,8 +25,14 @@ from portal.people.models import Person, Stakeholder
 from portal.search.models import SearchDocument, SearchTermVariant
 from portal.search.text import FUZZY_MIN_LENGTH, variants, words
 
+log = logging.getLogger(__name__)
+
 BATCH_SIZE = 5000
 VARIANT_BATCH_SIZE = 20_000
+# From this many documents written, the GIN pending lists are merged at once (see merge_pending_entries).
+BULK_REFRESH = 1000
+# The GIN indexes of search_document (migrations: a pending list of at most 1 MB each).
+GIN_INDEXES = ("ix_search_document_document", "ix_search_document_title", "ix_search_document_hosts_trgm")
 
 
 def rebuild(session: Session) -> int:
@@ -37,6 +46,7 @@ def rebuild(session: Session) -> int:
     ids = list(session.scalars(select(Application.id).order_by(Application.id)))
     # The vocabulary is empty and its words distinct: plain batched inserts, no conflict handling.
     _write(session, ids, insert(SearchTermVariant))
+    merge_pending_entries(session)
     return len(ids)
 
 
@@ -50,8 +60,25 @@ def refresh_applications(session: Session, application_ids: Iterable[int]) -> No
     if not ids:
         return
     session.info[SEARCH_CHANGED] = True
-    session.execute(delete(SearchDocument).where(SearchDocument.application_id.in_(ids)))
+    for chunk in (ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)):
+        session.execute(delete(SearchDocument).where(SearchDocument.application_id.in_(chunk)))
     _write(session, ids, _insert_ignoring_duplicates(session))
+    if len(ids) >= BULK_REFRESH:
+        merge_pending_entries(session)
+
+
+def merge_pending_entries(session: Session) -> None:
+    """Merge the GIN indexes' pending lists into the indexes (PostgreSQL): every search reads those
+    lists whole, so a large import leaves them empty rather than for the next vacuum. Only the
+    indexes' owner may do it; for anyone else, autovacuum does it later (the lists stay capped at 1 MB)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    try:
+        with session.begin_nested():
+            for name in GIN_INDEXES:
+                session.execute(text("SELECT gin_clean_pending_list(CAST(:name AS regclass))"), {"name": name})
+    except DBAPIError:
+        log.warning("could not merge the search indexes' pending lists; autovacuum will", exc_info=True)
 
 
 def _write(session: Session, ids: list[int], insert_variants: Any) -> None:
@@ -70,7 +97,7 @@ def _write_documents(session: Session, ids: list[int], entity_paths: dict[int, s
     documents = list(_documents(session, ids, entity_paths))
     if not documents:
         return set()
-    session.execute(insert(SearchDocument), documents)
+    insert_rows(session, SearchDocument, documents)
     vocabulary = {
         word
         for document in documents

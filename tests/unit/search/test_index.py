@@ -1,0 +1,51 @@
+"""Writing the search index: bulk refreshes leave PostgreSQL's GIN pending lists empty."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from portal.search import index
+from portal.search.index import GIN_INDEXES, merge_pending_entries, refresh_applications
+from tests.unit.builders import make_application
+
+
+def pending_pages(session, name: str) -> int:
+    """Pages still in an index's pending list (merging them is what gin_clean_pending_list returns)."""
+    with session.begin_nested() as savepoint:
+        pages = session.scalar(text("SELECT gin_clean_pending_list(CAST(:name AS regclass))"), {"name": name})
+        savepoint.rollback()
+    return pages
+
+
+def test_a_bulk_refresh_leaves_no_pending_entries_in_the_search_indexes(session, monkeypatch):
+    applications = [make_application(session, f"BK{n:02d}", f"Bulk application {n}") for n in range(12)]
+    session.flush()
+    monkeypatch.setattr(index, "BULK_REFRESH", 10)
+
+    refresh_applications(session, [application.id for application in applications])
+
+    if session.get_bind().dialect.name == "postgresql":
+        assert all(pending_pages(session, name) == 0 for name in GIN_INDEXES)
+    found = session.scalar(text("SELECT count(*) FROM search_document WHERE trigram LIKE 'BK%'"))
+    assert found == 12
+
+
+def test_a_small_refresh_leaves_its_entries_pending_for_autovacuum(session):
+    application = make_application(session, "SML", "Small change")
+    session.flush()
+
+    refresh_applications(session, [application.id])
+
+    if session.get_bind().dialect.name == "postgresql":
+        assert any(pending_pages(session, name) > 0 for name in GIN_INDEXES)
+
+
+def test_merging_pending_entries_without_the_right_to_keeps_the_transaction_usable(session, monkeypatch):
+    """Only an index's owner may merge its pending list: anyone else leaves it to autovacuum."""
+    monkeypatch.setattr(index, "GIN_INDEXES", ("no_such_index",))
+    application = make_application(session, "OWN", "Owner check")
+    session.flush()
+
+    merge_pending_entries(session)
+
+    assert session.scalar(text("SELECT trigram FROM application WHERE id = :id"), {"id": application.id}) == "OWN"
