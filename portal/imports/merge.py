@@ -99,7 +99,7 @@ class Statement:
         object_type = OBJECT_TYPES[self.object_type]
         values: Values = {}
         for name, raw in self.values.items():
-            column = next((column for column in object_type.fields if column.name == name), None)
+            column = object_type.field_by_name.get(name)
             if column is None:
                 self.error(name, raw, f"unknown field for {object_type.name}")
                 continue
@@ -193,6 +193,8 @@ class TypePlan:
     old_values: dict[Key, Values] = field(default_factory=dict)
     # Fields recomputed per key, with their candidates (winner first): conflicts are maintained from these.
     contested: dict[Key, dict[str, list[Candidate]]] = field(default_factory=dict)
+    # The keys with an open conflict, and those of their fields now decided without disagreement.
+    open_conflicts: set[Key] = field(default_factory=set)
     settled: dict[Key, set[str]] = field(default_factory=dict)
     missing: list[Key] = field(default_factory=list)
     present: list[Key] = field(default_factory=list)
@@ -256,6 +258,7 @@ class Merge:
         self.token_id = token_id
         self.progress = progress
         self.sources = {each.id: each for each in session.scalars(select(Source))}
+        self.ranks: dict[tuple[int, str, str], tuple[int, tuple[int, int]]] = {}
         self.refs = References(session)
         # Objects this run creates, by type: valid references for the types planned after them.
         self.planned: dict[str, set[Key]] = {}
@@ -390,6 +393,7 @@ class Merge:
                 valid.append(statement)
         keys = [statement.key for statement in valid]
         type_plan.mine = self._load_mine(object_type, keys)
+        type_plan.open_conflicts = self._load_open_conflicts(object_type)
         self._check_references(object_type, valid)
         for statement in valid:
             if statement.errors:
@@ -441,9 +445,13 @@ class Merge:
         names = [column.name for column in object_type.own_fields]
         if current is None:
             affected = set(names)
-        records = [RecordState(None, self.source.id, payload, {}), *others]
-        candidates_by_field = {name: self._candidates(object_type, name, records) for name in sorted(affected)}
-        winners: Values = {name: (found[0].value if found else None) for name, found in candidates_by_field.items()}
+        if others:
+            records = [RecordState(None, self.source.id, payload, {}), *others]
+            candidates_by_field = {name: self._candidates(object_type, name, records) for name in sorted(affected)}
+            winners: Values = {name: (found[0].value if found else None) for name, found in candidates_by_field.items()}
+        else:  # the usual case: this source alone describes the object, so what it states is shown
+            candidates_by_field = {}
+            winners = {name: payload.get(name) or None for name in sorted(affected)}
         if current is None:
             missing = [column for column in object_type.own_fields if column.required and not winners.get(column.name)]
             for column in missing:
@@ -459,8 +467,9 @@ class Merge:
                 outcome.conflicts[name] = [
                     {"source": c.source.name, "value": c.value, "precedence": c.precedence} for c in candidates
                 ]
-            else:
-                type_plan.settled.setdefault(key, set()).add(name)
+        # The fields decided without disagreement close the open conflicts they had, if any.
+        if key in type_plan.open_conflicts:
+            type_plan.settled[key] = {name for name in affected if name not in type_plan.contested.get(key, {})}
         if current is None:
             type_plan.creates[key] = winners
             outcome.action = "create"
@@ -483,12 +492,23 @@ class Merge:
 
     def _candidates(self, object_type: ObjectType, name: str, records: list[RecordState]) -> list[Candidate]:
         candidates = [
-            Candidate(source, record.payload[name], source.precedence_of(object_type.name, name))
+            Candidate(
+                self.sources[record.source_id], record.payload[name], self._rank(record.source_id, object_type, name)[0]
+            )
             for record in records
-            if record.payload.get(name) and (source := self.sources[record.source_id])
+            if record.payload.get(name)
         ]
-        candidates.sort(key=lambda candidate: candidate.source.rank_for(object_type.name, name))
+        candidates.sort(key=lambda candidate: self._rank(candidate.source.id, object_type, name)[1])
         return candidates
+
+    def _rank(self, source_id: int, object_type: ObjectType, name: str) -> tuple[int, tuple[int, int]]:
+        """A source's precedence for one field and its rank (`Source.rank_for`), worked out once per run."""
+        found = self.ranks.get((source_id, object_type.name, name))
+        if found is None:
+            source = self.sources[source_id]
+            found = (source.precedence_of(object_type.name, name), source.rank_for(object_type.name, name))
+            self.ranks[(source_id, object_type.name, name)] = found
+        return found
 
     def _load_mine(self, object_type: ObjectType, keys: list[Key]) -> dict[Key, RecordState]:
         mine: dict[Key, RecordState] = {}
@@ -512,6 +532,15 @@ class Merge:
                         id_, self.source.id, payload or {}, field_runs or {}, missing_since, fingerprint
                     )
         return mine
+
+    def _load_open_conflicts(self, object_type: ObjectType) -> set[Key]:
+        """The objects of this type with an open conflict (stewards keep them few)."""
+        rows = self.session.scalars(
+            select(Conflict.natural_key)
+            .where(Conflict.object_type == object_type.name, Conflict.status == "open")
+            .distinct()
+        )
+        return {object_type.split_key(natural_key) for natural_key in rows}
 
     def _load_others(self, object_type: ObjectType, keys: list[Key]) -> dict[Key, list[RecordState]]:
         """Other sources' records of these objects (skipped entirely when no other source describes this type)."""
@@ -790,6 +819,7 @@ class Merge:
         for name, object_type in OBJECT_TYPES.items():
             type_plan = TypePlan(object_type)
             type_plan.mine = self._load_mine_all(object_type)
+            type_plan.open_conflicts = self._load_open_conflicts(object_type)
             if not type_plan.mine:
                 continue
             keys = list(type_plan.mine)

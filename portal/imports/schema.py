@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from portal.applications.models import APPLICATION_STATUSES, CRITICALITIES, TRIGRAM_PATTERN
@@ -50,9 +51,12 @@ def clean_text(value: Any) -> str | None:
     """Text as a source gave it, stripped; None when empty. Refuses control characters."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if type(value) is str:  # the usual case, checked first: this runs for every value of every import
+        text = value.strip()
+    elif isinstance(value, bool) or not isinstance(value, str | int | float):
         raise InvalidValue(f"expected text, got {type(value).__name__}")
-    text = str(value).strip()
+    else:
+        text = str(value).strip()
     if CONTROL_CHARACTERS.search(text):
         raise InvalidValue("contains control characters")
     # Undo the `'` an export puts before text a spreadsheet would run as a formula.
@@ -112,9 +116,13 @@ class ObjectType:
     def column(self, name: str) -> Field:
         return next(column for column in self.columns if column.name == name)
 
-    @property
+    @cached_property
     def own_fields(self) -> tuple[Field, ...]:
         return tuple(column for column in self.fields if column.name not in self.foreign_fields)
+
+    @cached_property
+    def field_by_name(self) -> dict[str, Field]:
+        return {column.name: column for column in self.fields}
 
     def natural_key(self, key: tuple[str, ...]) -> str:
         return KEY_SEPARATOR.join(key)
@@ -139,8 +147,10 @@ def text(max_length: int = MAX_TEXT) -> Callable[[Any], str | None]:
 def key_text(
     max_length: int, pattern: re.Pattern[str] | None = None, lower: bool = False
 ) -> Callable[[Any], str | None]:
+    as_text = text(max_length)
+
     def parse(value: Any) -> str | None:
-        cleaned = text(max_length)(value)
+        cleaned = as_text(value)
         if cleaned is None:
             return None
         cleaned = cleaned.lower() if lower else cleaned
@@ -167,11 +177,14 @@ def choice(values: tuple[str, ...], aliases: dict[str, str] | None = None) -> Ca
     """An enumeration: its stored spelling, or a label or French word for it, in any case."""
     known = {fold_header(value): value for value in values}
     known.update({fold_header(alias): value for alias, value in (aliases or {}).items()})
+    exact = {value: value for value in values}
 
     def parse(value: Any) -> str | None:
         cleaned = clean_text(value)
         if cleaned is None:
             return None
+        if cleaned in exact:  # most sources write the stored spelling: no folding needed
+            return exact[cleaned]
         try:
             return known[fold_header(cleaned)]
         except KeyError:
@@ -199,15 +212,20 @@ def day(value: Any) -> str | None:
     raise InvalidValue("is not a date (use dd/mm/yyyy or yyyy-mm-dd)")
 
 
+URL_PATTERN = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
+# Readers made once: these run for every value of every import.
+url_text, email_text, tag_text, details_text = text(500), text(254), text(100), text(2000)
+
+
 def url(value: Any) -> str | None:
-    cleaned = text(500)(value)
-    if cleaned is not None and not re.match(r"^https?://[^\s]+$", cleaned, re.IGNORECASE):
+    cleaned = url_text(value)
+    if cleaned is not None and not URL_PATTERN.match(cleaned):
         raise InvalidValue("is not an http(s) URL")
     return cleaned
 
 
 def email(value: Any) -> str | None:
-    cleaned = text(254)(value)
+    cleaned = email_text(value)
     if cleaned is not None and not EMAIL_PATTERN.match(cleaned):
         raise InvalidValue("is not an email address")
     return cleaned
@@ -216,7 +234,7 @@ def email(value: Any) -> str | None:
 def tags(value: Any) -> str | None:
     """Comma-separated tags (a JSON list is accepted too), stripped, without empty or repeated ones."""
     items = value if isinstance(value, list) else (clean_text(value) or "").split(",")
-    cleaned = [text(100)(item) for item in items]
+    cleaned = [tag_text(item) for item in items]
     unique = list(dict.fromkeys(tag for tag in cleaned if tag))
     joined = ", ".join(unique)
     if len(joined) > 500:
@@ -228,7 +246,7 @@ def details(value: Any) -> str | None:
     """A component's free attributes: `key=value; key=value` text, or a JSON object."""
     if isinstance(value, dict):
         return format_details(value)
-    cleaned = text(2000)(value)
+    cleaned = details_text(value)
     return format_details(parse_details(cleaned)) if cleaned else None
 
 
