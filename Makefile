@@ -17,7 +17,7 @@ help:
 	@echo "make run     serve the portal with demo data on http://$(HOST):$(PORT)"
 	@echo "make test    lint + unit tests on SQLite and PostgreSQL + end-to-end tests in Chromium"
 	@echo "make e2e     end-to-end tests only (gunicorn, PostgreSQL, Redis, a real OpenID Connect provider)"
-	@echo "make lint    ruff and mypy"
+	@echo "make lint    ruff, mypy and bandit"
 	@echo "make delivery     hadolint, shellcheck, kubernetes-validate and checkov on k8s/, npm-groovy-lint (docs/deploy.md)"
 	@echo "make container-check  the container image's install, migration and start, without a container engine"
 	@echo "make bench   search benchmark (SIZE=S or SIZE=L) against PostgreSQL"
@@ -57,6 +57,7 @@ lint: install
 	$(BIN)/ruff check portal tests bench migrations deploy .ci
 	$(BIN)/ruff format --check portal tests bench migrations deploy .ci
 	$(BIN)/mypy portal
+	$(BIN)/bandit -c pyproject.toml -r portal -q
 
 format: install
 	$(BIN)/ruff check --fix portal tests bench migrations deploy .ci

@@ -46,8 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         INSTANCE_DIR.mkdir(exist_ok=True)
 
     db.init_app(app)
-    assert db.engine is not None
-    track_pool(db.engine)
+    track_pool(db.require_engine())
     htmx.init_app(app)
     search_cache.init_app(app)
     token_cache.init_app(app)

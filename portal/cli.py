@@ -19,8 +19,7 @@ def db_group() -> None:
 @with_appcontext
 def upgrade_command(revision: str) -> None:
     """Migrate the database to REVISION (the latest by default)."""
-    assert db.engine is not None
-    upgrade(db.engine, revision)
+    upgrade(db.require_engine(), revision)
     click.echo(f"Database at {revision}.")
 
 
@@ -29,6 +28,5 @@ def upgrade_command(revision: str) -> None:
 @with_appcontext
 def downgrade_command(revision: str) -> None:
     """Migrate the database back to REVISION ("base" empties it)."""
-    assert db.engine is not None
-    downgrade(db.engine, revision)
+    downgrade(db.require_engine(), revision)
     click.echo(f"Database at {revision}.")

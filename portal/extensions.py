@@ -82,6 +82,12 @@ class Database:
         app.extensions["database"] = self
         app.teardown_appcontext(self._remove_session)
 
+    def require_engine(self) -> Engine:
+        """The engine `init_app` (or `use`) set; RuntimeError before that (a command run without an app)."""
+        if self.engine is None:
+            raise RuntimeError("The database is not set up: create_app() must run before anything uses db.")
+        return self.engine
+
     def use(self, engine: Engine) -> None:
         """Open sessions on `engine` (what `init_app` does; tests use it to switch back)."""
         self.engine = engine

@@ -32,8 +32,9 @@ max_requests = _setting("MAX_REQUESTS", 5000, minimum=0)
 max_requests_jitter = max_requests // 10
 
 # The workers' heartbeat files: on tmpfs, because fchmod on a disk-backed file can block a worker, and because
-# /dev/shm stays writable when the container's root filesystem is read-only.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# /dev/shm stays writable when the container's root filesystem is read-only. gunicorn creates them with
+# tempfile.mkstemp (a random name, O_EXCL, mode 0600) and unlinks them at once, so a shared folder is safe.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # nosec B108  # mkstemp'd, see above
 
 # The portal writes one JSON line per request itself; gunicorn's own access log would repeat each of them.
 accesslog = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g
 
-from portal.auth.guard import caller
+from portal.auth.guard import signed_in_caller
 from portal.auth.tokens import TokenGrant
 from portal.core.access import Role, requires
 from portal.core.api import json_response
@@ -15,8 +15,7 @@ bp = Blueprint("auth_api", __name__, url_prefix="/api/v1")
 @bp.get("/me")
 @requires(Role.READER)
 def me() -> Response:
-    user = caller()
-    assert user is not None
+    user = signed_in_caller()
     token: TokenGrant | None = g.get("token_grant")
     body = {
         "login": user.login,

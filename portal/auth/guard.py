@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, flash, g, redirect, request, url_for
+from flask import Flask, Response, abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal.auth.limits import TOKEN_PER_ADDRESS, TOKEN_PER_PREFIX
 from portal.auth.models import User
 from portal.auth.tokens import TokenGrant, TokenRefused, use_token
-from portal.core.access import Policy, Role, granted_scopes, policy_of
+from portal.core.access import Role, Scope, granted_scopes, policy_of
 from portal.core.csrf import csrf_failure
 from portal.core.errors import error_response, is_api_request, problem_response
 from portal.core.htmx import is_htmx
@@ -50,24 +50,24 @@ def check_access() -> Reply | None:
     if policy is None:
         log.error("endpoint %s declares no access policy; refusing it", request.endpoint)
         return error_response(403, "This address declares no access policy, so it is refused to everyone.")
-    if policy.is_public:
+    role = policy.role
+    if role is None:  # a public view
         return _refuse_forged_request()
     if is_api_request() and "Authorization" in request.headers:
-        return _check_token(policy)
-    return _check_session(policy)
+        return _check_token(role, policy.scope)
+    return _check_session(role)
 
 
-def _check_session(policy: Policy) -> Reply | None:
+def _check_session(role: Role) -> Reply | None:
     user = current_user
     if not user.is_authenticated:
         return _ask_to_sign_in()
-    assert policy.role is not None
-    if user.level < policy.role:
-        return _forbidden(f"This needs the {policy.role.label} role; you are {user.role}.")
+    if user.level < role:
+        return _forbidden(f"This needs the {role.label} role; you are {user.role}.")
     return _refuse_forged_request()
 
 
-def _check_token(policy: Policy) -> Reply | None:
+def _check_token(role: Role, scope: Scope) -> Reply | None:
     address = request.remote_addr or "unknown"
     wait = rate_limiter.retry_after(TOKEN_PER_ADDRESS, address)
     if wait:
@@ -88,12 +88,11 @@ def _check_token(policy: Policy) -> Reply | None:
             rate_limiter.record_failure(TOKEN_PER_PREFIX, prefix)
         return _unauthorized(refused.detail + " Create one on the “My API tokens” page.")
     g.token_grant = grant
-    assert policy.role is not None and policy.scope is not None
-    if grant.role < policy.role:
-        return _forbidden(f"This needs the {policy.role.label} role; the token's owner is {grant.role.label}.")
-    if policy.scope not in granted_scopes(grant.scopes):
+    if grant.role < role:
+        return _forbidden(f"This needs the {role.label} role; the token's owner is {grant.role.label}.")
+    if scope not in granted_scopes(grant.scopes):
         scopes = ", ".join(sorted(grant.scopes))
-        return _forbidden(f"This needs a token with the {policy.scope} scope; this one has {scopes}.")
+        return _forbidden(f"This needs a token with the {scope} scope; this one has {scopes}.")
     return None
 
 
@@ -103,6 +102,15 @@ def caller() -> User | None:
     if grant is not None:
         return db.session.get(User, grant.user_id)
     return current_user if current_user.is_authenticated else None
+
+
+def signed_in_caller() -> User:
+    """The caller of a view that `requires` a role, whom the guard has let in. 401 if they are gone since:
+    the token's owner deleted between the guard's check and the view."""
+    user = caller()
+    if user is None:
+        abort(401)
+    return user
 
 
 def _refuse_forged_request() -> Reply | None:

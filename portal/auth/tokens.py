@@ -28,7 +28,7 @@ from portal.core.access import Role, Scope
 from portal.core.cache import TOKENS_CHANGED, token_cache
 from portal.core.models import utcnow
 
-TOKEN_PREFIX = "ref_"
+TOKEN_PREFIX = "ref_"  # nosec B105  # the public marker every token starts with, not a secret
 TOKEN_PATTERN = re.compile(r"ref_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{43}")
 TOKEN_NAME_MAX_LENGTH = 100
 # last_used_at is written at most this often per token, so that reads do not each cost a write.

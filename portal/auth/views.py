@@ -9,7 +9,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from portal.auth import oidc
-from portal.auth.guard import caller
+from portal.auth.guard import caller, signed_in_caller
 from portal.auth.limits import LOGIN_PER_ACCOUNT, LOGIN_PER_ADDRESS
 from portal.auth.models import User, normalize_login
 from portal.auth.queries import find_token_by_id, find_user_by_id, find_user_by_login, select_tokens, select_users
@@ -139,8 +139,7 @@ def signed_out() -> str:
 @bp.get("/account/tokens")
 @requires(Role.READER)
 def tokens() -> Page:
-    user = caller()
-    assert user is not None
+    user = signed_in_caller()
     return _tokens_page(user)
 
 
@@ -155,8 +154,7 @@ def _tokens_page(user: User, new_secret: str | None = None, error: str | None = 
 @bp.post("/account/tokens")
 @requires(Role.READER)
 def create_token() -> Page:
-    user = caller()
-    assert user is not None
+    user = signed_in_caller()
     try:
         scopes = {Scope(value) for value in request.form.getlist("scope")}
         days = request.form.get("expires_in_days", "").strip()
@@ -174,8 +172,7 @@ def create_token() -> Page:
 @requires(Role.READER)
 def revoke_token(token_id: int) -> BaseResponse:
     """Revoke one of your own tokens; an admin may revoke anyone's."""
-    user = caller()
-    assert user is not None
+    user = signed_in_caller()
     token = find_token_by_id(db.session, token_id)
     if token is None or (token.user_id != user.id and not user.can(Role.ADMIN)):
         abort(404)

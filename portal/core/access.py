@@ -67,7 +67,7 @@ class Policy:
     """The least role a caller needs (None: anyone, signed in or not), and the scope a token needs."""
 
     role: Role | None
-    scope: Scope | None = None
+    scope: Scope = Scope.READ
 
     @property
     def is_public(self) -> bool:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, send_from_directory
+from flask import Flask, Response, abort, current_app, send_from_directory
 
 HASH_LENGTH = 16
 YEAR_SECONDS = 365 * 24 * 3600
@@ -74,6 +74,7 @@ def serve_static(filename: str) -> Response:
 
 def _send(name: str, max_age: int) -> Response:
     folder = current_app.static_folder
-    assert folder is not None  # init_static serves nothing without one
+    if folder is None:  # init_static registers nothing without one
+        abort(404)
     # send_from_directory refuses names that leave the folder, and answers conditional requests.
     return send_from_directory(folder, name, max_age=max_age)

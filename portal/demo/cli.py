@@ -40,8 +40,7 @@ def demo_data_command(
         ) from None
     session.commit()
     if vacuum:
-        assert db.engine is not None
-        vacuum_analyze(db.engine)
+        vacuum_analyze(db.require_engine())
     for table, count in counts.items():
         click.echo(f"{table:<20} {count:>10,}")
     click.echo(f"Loaded size {size.upper()} (seed {seed}) in {time.perf_counter() - started:.1f} s.")

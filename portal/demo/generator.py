@@ -1124,7 +1124,7 @@ def generate(
         _delete_referential(session)
 
     loader = _Loader(session)
-    builder = _Builder(random.Random(seed), count, loader)
+    builder = _Builder(random.Random(seed), count, loader)  # nosec B311  # reproducible demo data, no secret
     builder.entities()
     loader.flush()
     builder.people(max(MIN_PEOPLE, count // APPLICATIONS_PER_PERSON))
@@ -1153,5 +1153,5 @@ def _delete_referential(session: Session) -> None:
 def _reset_sequences(session: Session) -> None:
     """Ids were assigned here, so move each sequence past them for the inserts that come later."""
     for model in LOAD_ORDER:
-        table = model.__tablename__
-        session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"))
+        sequence = func.pg_get_serial_sequence(model.__tablename__, "id")
+        session.execute(select(func.setval(sequence, func.max(model.__table__.c.id))))

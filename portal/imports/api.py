@@ -242,8 +242,10 @@ def _answer_results(plan: Plan) -> list[dict[str, Any]]:
 
 
 def _open_snapshot(source: Source, raw_id: str | None) -> ImportRun | None:
-    if raw_id is None:
-        return None
+    return None if raw_id is None else _find_open_snapshot(source, raw_id)
+
+
+def _find_open_snapshot(source: Source, raw_id: str) -> ImportRun:
     snapshot = db.session.get(ImportRun, int(raw_id)) if raw_id.isdigit() else None
     if snapshot is None or snapshot.source_id != source.id or snapshot.kind != "snapshot":
         raise ApiError(404, f"There is no snapshot {raw_id[:20]!r} of source {source.name!r}.")
@@ -281,8 +283,9 @@ def commit_snapshot(source_name: str, snapshot_id: int) -> Response:
     """Mark missing every record of the snapshot's object types that none of its batches mentioned."""
     reject_unknown(lowercase_args(request.args), ())
     source = push_source(source_name)
-    snapshot = _open_snapshot(source, str(snapshot_id))
-    assert snapshot is not None and snapshot.started_at is not None
+    snapshot = _find_open_snapshot(source, str(snapshot_id))
+    if snapshot.started_at is None:  # open_run sets it: only a run written by hand lacks it
+        raise ApiError(409, f"Snapshot {snapshot.id} has no start time to compare with; begin a new one.")
     merge = Merge(
         db.session, source, snapshot, actor=snapshot.actor, user_id=snapshot.user_id, token_id=snapshot.token_id
     )
@@ -299,8 +302,7 @@ def abort_snapshot(source_name: str, snapshot_id: int) -> Response:
     """Give up a snapshot: its batches stay applied (as deltas), nothing is marked missing."""
     reject_unknown(lowercase_args(request.args), ())
     source = push_source(source_name)
-    snapshot = _open_snapshot(source, str(snapshot_id))
-    assert snapshot is not None
+    snapshot = _find_open_snapshot(source, str(snapshot_id))
     finish(db.session, snapshot, "cancelled")
     db.session.commit()
     return json_response(serialize_run(snapshot))

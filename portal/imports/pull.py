@@ -397,7 +397,8 @@ class Fetcher:
         below what we ask, and stopping early would make a snapshot mark everything else missing.
         """
         pagination = self.config.pagination
-        assert pagination.param is not None
+        if pagination.param is None:  # Pagination.parse requires it for these styles
+            raise FetchError(f"configuration.pagination.param: required with the {pagination.style!r} style")
         position = pagination.start
         previous: Page | None = None
         for number in range(1, pagination.max_pages + 1):

@@ -27,6 +27,5 @@ def rebuild_command(vacuum: bool) -> None:
     count = rebuild(db.session)
     db.session.commit()
     if vacuum:
-        assert db.engine is not None
-        vacuum_analyze(db.engine)
+        vacuum_analyze(db.require_engine())
     click.echo(f"Indexed {count} applications in {time.perf_counter() - started:.1f} s.")
