@@ -211,9 +211,13 @@ class Plan:
     outcomes: list[Outcome]
     types: dict[str, TypePlan]
     snapshot: bool
+    # The counts of a plan kept by a dry run and loaded again (portal/imports/plans.py), which has no outcomes.
+    known_counts: dict[str, int] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
+        if self.known_counts is not None:
+            return dict(self.known_counts)
         counts = {action: 0 for action in ("create", "update", "unchanged", "conflict", "error")}
         for outcome in self.outcomes:
             if not outcome.statement.derived:
@@ -223,6 +227,8 @@ class Plan:
 
     @property
     def has_errors(self) -> bool:
+        if self.known_counts is not None:
+            return self.known_counts.get("error", 0) > 0
         return any(outcome.action == "error" for outcome in self.outcomes)
 
 
@@ -627,6 +633,20 @@ class Merge:
                 statement.error(header, KEY_TEXT.join(target_key), reason)
 
     # --- applying -----------------------------------------------------------------------------------
+
+    def load_references(self, plan: Plan) -> None:
+        """Load the ids of the objects a plan's writes point at, as planning does (`_check_references`):
+        for a plan kept by a dry run and loaded again, which this merge did not make."""
+        for name, type_plan in plan.types.items():
+            keys = [*type_plan.creates, *type_plan.updates]
+            if name in ("environment", "component", "stakeholder"):
+                self.refs.load_applications(key[0] for key in keys)
+            if name == "interface":
+                self.refs.load_applications([*(key[0] for key in keys), *(key[1] for key in keys)])
+            if name == "stakeholder":
+                self.refs.load_people(key[1] for key in keys)
+            if name == "component":
+                self.refs.load_environments(key[0] for key in keys)
 
     def apply(self, plan: Plan, partial: bool = False, statements_made: bool = True) -> int:
         """Write the plan (skipping records in error, which `partial` must allow); returns the audit rows written.

@@ -52,6 +52,10 @@ class ImportRun(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     filename: Mapped[str | None] = mapped_column(String(255))
     file_data: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    # The dry run's plan (portal/imports/plans.py) and the state of the referential it was made from:
+    # the apply writes it as reviewed when that state has not changed since, instead of planning again.
+    plan_data: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    plan_version: Mapped[str | None] = mapped_column(String(400))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     # Choices made when the run was started: {"partial": bool, "snapshot": bool}.
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

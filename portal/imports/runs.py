@@ -122,23 +122,35 @@ def execute(
     update it from another connection meanwhile); the caller commits. `keep_rows=False` keeps no diff
     rows, for the apply of a run whose dry run already kept them. An apply first takes its source's lock:
     it waits for another run of the same source to finish, or with `wait=False` raises `SourceBusy`."""
-    source = run.source
     if not dry_run:
-        lock_source(session, source, wait=wait)
-    merge = Merge(
-        session,
-        source,
-        run,
-        actor=run.actor,
-        user_id=run.user_id,
-        token_id=run.token_id,
-        progress=progress,
-    )
+        lock_source(session, run.source, wait=wait)
+    merge = _merge_for(session, run, progress)
     plan = merge.plan(statements, snapshot=snapshot)
     if dry_run:
         store_rows(session, run, plan, everything=True)
         run.counts = plan.counts
         return plan
+    _apply(session, run, merge, plan, partial, keep_rows)
+    return plan
+
+
+def apply_plan(
+    session: Session, run: ImportRun, plan: Plan, *, partial: bool = False, progress: Progress = no_progress
+) -> None:
+    """Write a plan made earlier (a dry run's, loaded by `plans.load_plan`), as `execute` writes the one it
+    makes. The caller holds the source's lock since before it checked that the plan still holds."""
+    merge = _merge_for(session, run, progress)
+    merge.load_references(plan)
+    _apply(session, run, merge, plan, partial, keep_rows=False)
+
+
+def _merge_for(session: Session, run: ImportRun, progress: Progress) -> Merge:
+    return Merge(
+        session, run.source, run, actor=run.actor, user_id=run.user_id, token_id=run.token_id, progress=progress
+    )
+
+
+def _apply(session: Session, run: ImportRun, merge: Merge, plan: Plan, partial: bool, keep_rows: bool) -> None:
     if plan.has_errors and not partial:
         raise PlanHasErrors(plan)
     changes_written = merge.apply(plan, partial=partial)
@@ -148,7 +160,6 @@ def execute(
     run.changes_written = changes_written
     run.mode = "apply"
     finish(session, run, "succeeded")
-    return plan
 
 
 def store_rows(session: Session, run: ImportRun, plan: Plan, everything: bool) -> None:

@@ -158,6 +158,7 @@ def cancel(run_id: int) -> Page:
     if run.status in ("ready", "queued") and run.mode == "dry_run":
         finish(db.session, run, "cancelled")
         run.file_data = None
+        run.plan_data = None
         db.session.commit()
         flash("Import cancelled: nothing was applied.", "success")
     else:

@@ -16,14 +16,15 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from portal.core.models import utcnow
 from portal.extensions import db
 from portal.imports.excel import WorkbookRejected, check_file, read_workbook
 from portal.imports.models import ImportRun
-from portal.imports.runs import Actor, PlanHasErrors, execute, finish, open_run
+from portal.imports.plans import dump_plan, load_plan, referential_version
+from portal.imports.runs import Actor, PlanHasErrors, apply_plan, execute, finish, lock_source, open_run
 from portal.sources.models import Source
 
 log = logging.getLogger(__name__)
@@ -85,30 +86,39 @@ class ProgressReporter:
 
 
 def dry_run(session: Session, run: ImportRun, progress: Callable[[str, int, int], None]) -> None:
-    """Read the workbook and plan it: the run becomes `ready`, with its diff, for a steward to review."""
+    """Read the workbook and plan it: the run becomes `ready`, with its diff, for a steward to review.
+    The plan is kept with the state of the referential it was made from, for the apply."""
+    version = referential_version(session, run)
     parsed = read_workbook(run.file_data or b"", current_app.config["IMPORT_MAX_ROWS"])
     progress("checking", 0, len(parsed.statements))
     snapshot = bool(run.options.get("snapshot"))
-    execute(session, run, parsed.statements, dry_run=True, snapshot=snapshot, progress=progress)
+    plan = execute(session, run, parsed.statements, dry_run=True, snapshot=snapshot, progress=progress)
+    notes = parsed.notes
+    del parsed  # the statements are no longer needed: only the plan is kept
     # The run's own row is written last: the progress reporter updates it meanwhile from another connection.
-    run.notes = parsed.notes
+    run.notes = notes
+    run.plan_data = dump_plan(plan)
+    run.plan_version = version
     run.status = "ready"
     run.phase = None
 
 
 def apply(session: Session, run: ImportRun, progress: Callable[[str, int, int], None]) -> None:
-    """Apply the workbook of a run whose dry run is ready, in the caller's (single) transaction."""
-    parsed = read_workbook(run.file_data or b"", current_app.config["IMPORT_MAX_ROWS"])
-    execute(
-        session,
-        run,
-        parsed.statements,
-        snapshot=bool(run.options.get("snapshot")),
-        partial=bool(run.options.get("partial")),
-        keep_rows=False,
-        progress=progress,
-    )
+    """Apply the workbook of a run whose dry run is ready, in the caller's (single) transaction: the dry
+    run's plan as reviewed when nothing changed since, otherwise the workbook read and planned again."""
+    partial = bool(run.options.get("partial"))
+    lock_source(session, run.source)  # from here on, no run of this source can change what the plan read
+    if run.plan_data and run.plan_version == referential_version(session, run):
+        progress("writing", 0, 1)
+        sources = {source.id: source for source in session.scalars(select(Source))}
+        plan = load_plan(run.plan_data, run.source, sources, run.counts)
+        apply_plan(session, run, plan, partial=partial, progress=progress)
+    else:
+        parsed = read_workbook(run.file_data or b"", current_app.config["IMPORT_MAX_ROWS"])
+        snapshot = bool(run.options.get("snapshot"))
+        execute(session, run, parsed.statements, snapshot=snapshot, partial=partial, keep_rows=False, progress=progress)
     run.file_data = None
+    run.plan_data = None
     run.phase = None
 
 
@@ -145,6 +155,7 @@ def record_failure(session: Session, run_id: int, reason: str) -> None:
     if run is not None:
         finish(session, run, "failed", reason)
         run.file_data = None
+        run.plan_data = None
         session.commit()
 
 
