@@ -278,10 +278,10 @@ def source_lines(records: list[tuple[SourceRecord, Source]]) -> list[SourceLine]
     lines: dict[str, dict[str, Any]] = {}
     for record, source in records:
         line = lines.setdefault(
-            source.name, {"kind": source.kind, "records": 0, "last_seen": record.last_seen_at, "missing": 0}
+            source.name, {"kind": source.kind, "records": 0, "last_seen": record.last_confirmed_at, "missing": 0}
         )
         line["records"] += 1
-        line["last_seen"] = max(line["last_seen"], record.last_seen_at)
+        line["last_seen"] = max(line["last_seen"], record.last_confirmed_at)
         line["missing"] += 1 if record.missing_since else 0
     return [SourceLine(name, **values) for name, values in lines.items()]
 

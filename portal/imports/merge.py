@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
@@ -39,7 +39,7 @@ from portal.imports.schema import KEY_SEPARATOR, OBJECT_TYPES, InvalidValue, Obj
 from portal.imports.visible import STORES, Key, References, Values, VisibleObject, chunks, owning_application
 from portal.people.models import Stakeholder
 from portal.search.index import refresh_applications
-from portal.sources.models import Source, SourceRecord
+from portal.sources.models import Source, SourceConfirmation, SourceRecord
 
 Progress = Callable[[str, int, int], None]
 # Rows built and written at a time by the bulk writes.
@@ -721,9 +721,11 @@ class Merge:
                 confirmed.append(mine.id)  # type: ignore[arg-type]
         insert_rows(self.session, SourceRecord, inserts)
         update_rows(self.session, SourceRecord, changed)
-        # Only the unindexed `last_seen_at` changes, which PostgreSQL updates in place (HOT): cheap
-        # enough to confirm a whole referential on every re-import.
-        for chunk in chunks([*confirmed, *type_plan.confirmed], 10_000):
+        unchanged = [*confirmed, *type_plan.confirmed]
+        if unchanged and self._stated_every_record(type_plan):
+            self._confirm_every_record(object_type, now)
+            unchanged = []
+        for chunk in chunks(unchanged, 10_000):
             self.session.execute(
                 update(SourceRecord)
                 .where(SourceRecord.id.in_(chunk))
@@ -732,6 +734,32 @@ class Merge:
             )
         for key in type_plan.present:
             self._audit(object_type.name, key, None, "present", None, None, now)
+
+    def _stated_every_record(self, type_plan: TypePlan) -> bool:
+        """Whether this run stated every record of the type its source has (those it marks missing aside)."""
+        present = self.session.scalar(
+            select(func.count()).where(
+                SourceRecord.source_id == self.source.id,
+                SourceRecord.object_type == type_plan.object_type.name,
+                SourceRecord.missing_since.is_(None),
+            )
+        )
+        return (present or 0) - len(type_plan.missing) == len(type_plan.new_payloads) + len(type_plan.confirmed)
+
+    def _confirm_every_record(self, object_type: ObjectType, now: datetime) -> None:
+        """One row confirms them all (`SourceConfirmation`): rewriting each record's `last_seen_at` cost
+        an unchanged re-import of a large workbook several seconds."""
+        confirmation = self.session.scalar(
+            select(SourceConfirmation).where(
+                SourceConfirmation.source_id == self.source.id, SourceConfirmation.object_type == object_type.name
+            )
+        )
+        if confirmation is None:
+            confirmation = SourceConfirmation(source_id=self.source.id, object_type=object_type.name)
+            self.session.add(confirmation)
+        confirmation.confirmed_at = now
+        confirmation.run_id = self.run.id if self.run else None
+        self.session.flush()
 
     def _write_visible(self, type_plan: TypePlan, now: datetime) -> None:
         object_type = type_plan.object_type
@@ -871,6 +899,15 @@ class Merge:
         """Mark missing this source's records of `object_type` not seen since `seen_before` (a snapshot
         spanning several batches began then); returns how many, each with its audit row."""
         type_plan = TypePlan(OBJECT_TYPES[object_type])
+        confirmed_since = self.session.scalar(
+            select(SourceConfirmation.id).where(
+                SourceConfirmation.source_id == self.source.id,
+                SourceConfirmation.object_type == object_type,
+                SourceConfirmation.confirmed_at >= seen_before,
+            )
+        )
+        if confirmed_since is not None:  # one batch of the snapshot stated every record of this type
+            return 0
         rows = self.session.scalars(
             select(SourceRecord.natural_key).where(
                 SourceRecord.source_id == self.source.id,

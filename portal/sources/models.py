@@ -6,8 +6,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func, or_, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from portal.core.models import Base, TimestampMixin, UTCDateTime, enum_check, utcnow
 
@@ -53,6 +53,25 @@ class Source(TimestampMixin, Base):
         return f"<Source {self.name} ({self.kind})>"
 
 
+class SourceConfirmation(Base):
+    """A run of `source` stated every record of `object_type` it had (none missing): all were confirmed then.
+
+    Confirming a whole referential record by record rewrote hundreds of thousands of rows on every
+    unchanged re-import; one row here says the same. A record's last confirmation is the later of its
+    own `last_seen_at` and this, when the record existed and was not missing at that moment
+    (`SourceRecord.last_confirmed_at`). Only the latest confirmation per source and type is kept.
+    """
+
+    __tablename__ = "source_confirmation"
+    __table_args__ = (UniqueConstraint("source_id", "object_type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id", ondelete="CASCADE"))
+    object_type: Mapped[str] = mapped_column(String(20))
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id", ondelete="SET NULL"), index=True)
+
+
 class SourceRecord(Base):
     """What one source says about one object: the field values it states, and when it last said so.
 
@@ -85,3 +104,21 @@ class SourceRecord(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(32))
 
     source: Mapped[Source] = relationship()
+
+    # When the source last stated this record: its own `last_seen_at`, or a later confirmation of every
+    # record of its type (`SourceConfirmation`) made while it existed and was not missing.
+    last_confirmed_at: Mapped[datetime] = column_property(
+        func.coalesce(
+            select(SourceConfirmation.confirmed_at)
+            .where(
+                SourceConfirmation.source_id == source_id,
+                SourceConfirmation.object_type == object_type,
+                SourceConfirmation.confirmed_at > last_seen_at,
+                SourceConfirmation.confirmed_at >= first_seen_at,
+                or_(missing_since.is_(None), missing_since > SourceConfirmation.confirmed_at),
+            )
+            .correlate_except(SourceConfirmation)
+            .scalar_subquery(),
+            last_seen_at,
+        ).label("last_confirmed_at")
+    )

@@ -90,7 +90,7 @@ def provenance_from(
             rank = source.rank_for(object_type, field)
             if field not in winners or rank < winners[field][0]:
                 provenance = FieldProvenance(
-                    source.name, record.field_runs.get(field), record.last_seen_at, record.missing_since
+                    source.name, record.field_runs.get(field), record.last_confirmed_at, record.missing_since
                 )
                 winners[field] = (rank, provenance)
     return {field: provenance for field, (_, provenance) in winners.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select, text
@@ -12,10 +13,11 @@ from sqlalchemy.orm import Session
 from portal.applications.models import Application
 from portal.changes.models import Change
 from portal.conflicts.models import Conflict
-from portal.imports.merge import Statement
+from portal.core.models import utcnow
+from portal.imports.merge import Merge, Statement
 from portal.imports.runs import Actor, PlanHasErrors, execute, open_run
 from portal.people.models import Person, Stakeholder
-from portal.sources.models import Source, SourceRecord
+from portal.sources.models import Source, SourceConfirmation, SourceRecord
 from tests.unit.builders import make_application, make_entity, make_source, manual_source
 
 ALICE = Actor("alice", None, None)
@@ -401,7 +403,7 @@ def test_a_large_run_keeps_every_character_of_every_value(session):
 def test_a_statement_sent_again_unchanged_is_confirmed_without_being_read(session):
     cmdb = make_source(session, "cmdb")
     push(session, cmdb, app_statement(" zqa", name="Zebra"), app_statement("ZQB", 1, name="Zebu"))
-    before = session.scalar(select(SourceRecord.last_seen_at).where(SourceRecord.natural_key == "ZQA"))
+    before = session.scalar(select(SourceRecord.last_confirmed_at).where(SourceRecord.natural_key == "ZQA"))
 
     plan = push(session, cmdb, app_statement(" zqa", name="Zebra"), app_statement("ZQB", 1, name="Zebu"), snapshot=True)
 
@@ -409,7 +411,65 @@ def test_a_statement_sent_again_unchanged_is_confirmed_without_being_read(sessio
     assert plan.types["application"].confirmed and not plan.types["application"].new_payloads
     assert plan.counts["missing"] == 0
     session.expire_all()
-    assert session.scalar(select(SourceRecord.last_seen_at).where(SourceRecord.natural_key == "ZQA")) > before
+    assert session.scalar(select(SourceRecord.last_confirmed_at).where(SourceRecord.natural_key == "ZQA")) > before
+
+
+def confirmed_at(session: Session, natural_key: str) -> tuple[datetime, datetime]:
+    """A record's own `last_seen_at` and its last confirmation."""
+    session.expire_all()
+    record = session.scalars(select(SourceRecord).where(SourceRecord.natural_key == natural_key)).one()
+    return record.last_seen_at, record.last_confirmed_at
+
+
+def test_a_run_stating_every_record_of_its_source_confirms_them_all_with_one_row(session):
+    cmdb = make_source(session, "cmdb")
+    push(session, cmdb, app_statement("ZQA", name="Zebra"), app_statement("ZQB", 1, name="Zebu"))
+    seen, _ = confirmed_at(session, "ZQA")
+
+    push(session, cmdb, app_statement("ZQA", name="Zebra"), app_statement("ZQB", 1, name="Zebu"))
+
+    confirmation = session.scalars(select(SourceConfirmation)).one()
+    assert (confirmation.source_id, confirmation.object_type) == (cmdb.id, "application")
+    assert confirmed_at(session, "ZQA") == (seen, confirmation.confirmed_at)  # the record itself was not rewritten
+    assert confirmation.confirmed_at > seen
+
+
+def test_a_run_stating_some_records_confirms_only_those(session):
+    cmdb = make_source(session, "cmdb")
+    push(session, cmdb, app_statement("ZQA", name="Zebra"), app_statement("ZQB", 1, name="Zebu"))
+    seen_b, _ = confirmed_at(session, "ZQB")
+
+    push(session, cmdb, app_statement("ZQA", name="Zebra"))
+
+    assert session.scalar(select(func.count()).select_from(SourceConfirmation)) == 0
+    assert confirmed_at(session, "ZQA")[1] > seen_b
+    assert confirmed_at(session, "ZQB") == (seen_b, seen_b)
+
+
+def test_a_confirmation_of_every_record_skips_those_missing_or_created_after_it(session):
+    cmdb = make_source(session, "cmdb")
+    push(session, cmdb, app_statement("ZQA", name="Zebra"), app_statement("ZQB", 1, name="Zebu"))
+    push(session, cmdb, app_statement("ZQA", name="Zebra"), snapshot=True)  # ZQB goes missing, ZQA confirmed
+    confirmation = session.scalars(select(SourceConfirmation)).one()
+    missing_seen, _ = confirmed_at(session, "ZQB")
+
+    push(session, cmdb, app_statement("ZQC", 2, name="Zorro"))
+
+    assert confirmed_at(session, "ZQA")[1] == confirmation.confirmed_at
+    assert confirmed_at(session, "ZQB") == (missing_seen, missing_seen)
+    own, last = confirmed_at(session, "ZQC")
+    assert own == last and own > confirmation.confirmed_at
+
+
+def test_a_snapshot_over_several_batches_marks_nothing_missing_once_a_batch_confirmed_every_record(session):
+    cmdb = make_source(session, "cmdb")
+    push(session, cmdb, app_statement("ZQA", name="Zebra"), app_statement("ZQB", 1, name="Zebu"))
+    began = utcnow()
+
+    push(session, cmdb, app_statement("ZQA", name="Zebra"), app_statement("ZQB", 1, name="Zebu"))
+
+    assert Merge(session, cmdb, actor="test").mark_missing("application", began) == 0
+    assert session.scalar(select(func.count()).where(SourceRecord.missing_since.is_not(None))) == 0
 
 
 def test_a_row_repeated_unchanged_in_one_file_is_still_a_duplicate_key(session):
