@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +81,12 @@ class Statement:
     @property
     def natural_key(self) -> str:
         return KEY_SEPARATOR.join(self.key)
+
+    @property
+    def describes_another_object(self) -> bool:
+        """Whether a field of this statement is about another object (a stakeholder row's Name and Email)."""
+        foreign = OBJECT_TYPES[self.object_type].foreign_fields
+        return any(str(self.values[name]).strip() for name in foreign if self.values.get(name) is not None)
 
     @property
     def location(self) -> str:
@@ -311,12 +317,12 @@ class Merge:
         """Statements identical to the one last applied to their record: confirmed without being read.
 
         Returns their ids (`id()`); each gets its record's key, and its record is confirmed by `apply`.
-        Types whose rows also describe other objects (a stakeholder row names a person) are always read,
-        so that what they say about those objects is still counted.
+        Rows that also describe another object (a stakeholder row giving the person's name) are always
+        read, so that what they say about that object is still counted.
         """
         by_type: dict[str, list[Statement]] = defaultdict(list)
         for statement in statements:
-            if not OBJECT_TYPES[statement.object_type].foreign_fields and not statement.errors:
+            if not statement.describes_another_object and not statement.errors:
                 by_type[statement.object_type].append(statement)
         unread: set[int] = set()
         for name, candidates in by_type.items():
@@ -359,12 +365,16 @@ class Merge:
             if not object_type.foreign_fields or statement.errors:
                 expanded.append(statement)
                 continue
-            own = {name: value for name, value in statement.values.items() if name not in object_type.foreign_fields}
-            expanded.append(replace(statement, values=own))
+            describes, stated = statement.describes_another_object, statement.values
+            # Changed in place: the run knows its statements by identity (those confirmed unread among them).
+            statement.values = {name: value for name, value in stated.items() if name not in object_type.foreign_fields}
+            expanded.append(statement)
+            if not describes:
+                continue
             foreign: dict[str, dict[str, str]] = defaultdict(dict)
             for name, (target_type, target_field) in object_type.foreign_fields.items():
-                if statement.values.get(name):
-                    foreign[target_type][target_field] = statement.values[name]  # type: ignore[assignment]
+                if stated.get(name):
+                    foreign[target_type][target_field] = stated[name]  # type: ignore[assignment]
             for target_type, values in foreign.items():
                 key = (statement.key[1],)
                 if (target_type, key) in explicit:

@@ -290,6 +290,26 @@ def test_children_refer_to_parents_created_by_the_same_run(session):
     assert session.scalar(select(func.count()).select_from(Stakeholder).where(Stakeholder.person_id == person.id)) == 1
 
 
+def test_a_stakeholder_row_sent_again_is_read_only_when_it_names_the_person(session):
+    make_application(session, "ZQA")
+    cmdb = make_source(session, "cmdb")
+
+    def stakeholders() -> list[Statement]:
+        return [
+            Statement("stakeholder", ("ZQA", "jdoe", "owner"), {"name": "Jane Doe"}, 0),
+            Statement("stakeholder", ("ZQA", "jdoe", "support"), {"name": " ", "email": None}, 1),
+        ]
+
+    push(session, cmdb, *stakeholders())
+    plan = push(session, cmdb, *stakeholders())
+
+    # The row naming Jane is read again (what it says about her still counts); the other is confirmed unread.
+    stakeholder = plan.types["stakeholder"]
+    assert list(stakeholder.new_payloads) == [("ZQA", "jdoe", "owner")] and len(stakeholder.confirmed) == 1
+    assert {outcome.action for outcome in plan.outcomes} == {"unchanged"}
+    assert session.scalars(select(Person.display_name).where(Person.login == "jdoe")).one() == "Jane Doe"
+
+
 def test_a_stakeholder_of_an_unknown_person_without_a_name_is_refused(session):
     make_application(session, "ZQA")
     cmdb = make_source(session, "cmdb")
