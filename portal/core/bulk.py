@@ -41,22 +41,31 @@ def table_of(model: type[Base]) -> Table:
 
 
 def insert_rows(
-    session: Session, model: type[Base], rows: list[dict[str, Any]], returning: str | None = None
+    session: Session,
+    model: type[Base],
+    rows: list[dict[str, Any]],
+    returning: str | None = None,
+    shared: dict[str, Any] | None = None,
 ) -> list[Any]:
-    """Insert `rows` into `model`'s table; with `returning`, that column's value for each row, in order."""
+    """Insert `rows` into `model`'s table; with `returning`, that column's value for each row, in order.
+
+    `shared` holds values every row has (the run, the source, the time): COPY formats them once.
+    """
     table = table_of(model)
     if not rows:
         return []
     if returning is None and len(rows) >= COPY_THRESHOLD and session.get_bind().dialect.name == "postgresql":
         for group in _groups(rows):
-            _copy(session, table, group)
+            _copy(session, table, group, shared or {})
         return []
+    if shared:
+        rows = [{**shared, **row} for row in rows]
     if returning == "id" and len(rows) >= COPY_THRESHOLD and session.get_bind().dialect.name == "postgresql":
         # Take the ids from the table's sequence first, then COPY the rows with them.
         ids = _next_ids(session, table, len(rows))
         rows = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
         for group in _groups(rows):
-            _copy(session, table, group)
+            _copy(session, table, group, {})
         return ids
     if returning is not None:
         # Every row must set the same columns so that the ids come back in order.
@@ -94,23 +103,25 @@ def update_rows(session: Session, model: type[Base], rows: list[dict[str, Any]],
             session.execute(statement, parameters[start : start + CHUNK])
 
 
-def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """COPY rows into a PostgreSQL table, in the transaction of the session."""
+def _copy(session: Session, table: Table, rows: list[dict[str, Any]], shared: dict[str, Any]) -> None:
+    """COPY rows into a PostgreSQL table, in the transaction of the session; `shared` values go in every row."""
     names = list(rows[0])
-    defaults: dict[str, Any] = {
-        column.name: getattr(column.default, "arg", None)
-        for column in table.columns
-        if column.name not in names and column.default is not None and column.default.is_callable
-    }
+    fixed_values = {name: value for name, value in shared.items() if name not in names}
     # A default such as `created_at` is the same for every row of one COPY, as for one INSERT.
-    fixed = [_copy_text(function(None)) for function in defaults.values()]  # SQLAlchemy's wrapper takes a context
-    as_text = [_copy_json if isinstance(table.c[name].type, JSON) else _copy_text for name in names]
+    for column in table.columns:
+        taken = column.name in names or column.name in fixed_values
+        if not taken and column.default is not None and column.default.is_callable:
+            fixed_values[column.name] = column.default.arg(None)  # type: ignore[attr-defined]  # takes a context
+    converters = {column.name: _copy_json if isinstance(column.type, JSON) else _copy_text for column in table.columns}
+    fixed = "".join("\t" + converters[name](value) for name, value in fixed_values.items()) + "\n"
+    as_text = [converters[name] for name in names]
     buffer = io.StringIO()
+    write = buffer.write
     for row in rows:
-        buffer.write("\t".join([*(convert(row[name]) for convert, name in zip(as_text, names, strict=True)), *fixed]))
-        buffer.write("\n")
+        write("\t".join([convert(row[name]) for convert, name in zip(as_text, names, strict=True)]))
+        write(fixed)
     buffer.seek(0)
-    column_list = ", ".join(f'"{name}"' for name in [*names, *defaults])
+    column_list = ", ".join(f'"{name}"' for name in [*names, *fixed_values])
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.copy_expert(f'COPY "{table.name}" ({column_list}) FROM STDIN', buffer)

@@ -684,26 +684,28 @@ class Merge:
         object_type = type_plan.object_type
         run_id = self.run.id if self.run else None
         inserts: list[dict[str, Any]] = []
+        # What every new record of this type has in common, written once per chunk.
+        shared = {
+            "source_id": self.source.id,
+            "object_type": object_type.name,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "last_run_id": run_id,
+        }
         changed: list[dict[str, Any]] = []
         confirmed: list[int] = []
         for key, payload in type_plan.new_payloads.items():
             mine = type_plan.mine.get(key)
             if len(inserts) >= WRITE_CHUNK:  # rows are written as they are built: memory stays flat
-                insert_rows(self.session, SourceRecord, inserts)
+                insert_rows(self.session, SourceRecord, inserts, shared=shared)
                 inserts = []
             if mine is None:
-                runs = dict.fromkeys(payload, run_id)
                 inserts.append(
                     {
-                        "source_id": self.source.id,
-                        "object_type": object_type.name,
                         "natural_key": object_type.natural_key(key),
                         "application": owning_application(object_type.name, key),
                         "payload": payload,
-                        "field_runs": runs,
-                        "first_seen_at": now,
-                        "last_seen_at": now,
-                        "last_run_id": run_id,
+                        "field_runs": dict.fromkeys(payload, run_id),
                         "fingerprint": type_plan.fingerprints.get(key),
                     }
                 )
@@ -729,7 +731,7 @@ class Merge:
                 )
             else:
                 confirmed.append(mine.id)  # type: ignore[arg-type]
-        insert_rows(self.session, SourceRecord, inserts)
+        insert_rows(self.session, SourceRecord, inserts, shared=shared)
         update_rows(self.session, SourceRecord, changed)
         unchanged = [*confirmed, *type_plan.confirmed]
         if unchanged and self._stated_every_record(type_plan):
@@ -961,11 +963,6 @@ class Merge:
         self.pending_audit.append(
             {
                 "at": now,
-                "actor": self.actor,
-                "user_id": self.user_id,
-                "token_id": self.token_id,
-                "source_id": self.source.id,
-                "run_id": self.run.id if self.run else None,
                 "object_type": object_type,
                 "natural_key": OBJECT_TYPES[object_type].natural_key(key),
                 "application": owning_application(object_type, key),
@@ -980,7 +977,14 @@ class Merge:
 
     def flush_audit(self) -> None:
         if self.pending_audit:
-            insert_rows(self.session, Change, self.pending_audit)
+            shared = {
+                "actor": self.actor,
+                "user_id": self.user_id,
+                "token_id": self.token_id,
+                "source_id": self.source.id,
+                "run_id": self.run.id if self.run else None,
+            }
+            insert_rows(self.session, Change, self.pending_audit, shared=shared)
             self.written += sum(1 for row in self.pending_audit if row["operation"] in ("create", "update"))
             self.pending_audit = []
 
