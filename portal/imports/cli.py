@@ -15,6 +15,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import text
 
+from portal.core.collector import collections_paused
 from portal.extensions import db
 from portal.imports.excel import WorkbookRejected, check_file, read_workbook
 from portal.imports.merge import Plan
@@ -57,6 +58,11 @@ class Bar:
 @with_appcontext
 def import_command(workbook: Path, source_name: str, apply_: bool, partial: bool, snapshot: bool) -> None:
     """Import WORKBOOK (.xlsx in the Referentiel template format). Exits 1 if nothing could be applied."""
+    with collections_paused():
+        _import_workbook(workbook, source_name, apply_, partial, snapshot)
+
+
+def _import_workbook(workbook: Path, source_name: str, apply_: bool, partial: bool, snapshot: bool) -> None:
     source = find_source(db.session, source_name)
     if source is None or source.kind != "excel":
         raise click.ClickException(f"No excel source named {source_name!r} (see the Sources page).")

@@ -19,6 +19,7 @@ from flask import Flask, current_app
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from portal.core.collector import collections_paused
 from portal.core.models import utcnow
 from portal.extensions import db
 from portal.imports.excel import WorkbookRejected, check_file, read_workbook
@@ -137,7 +138,8 @@ def run_step(app: Flask, run_id: int, step: str) -> None:
             run = session.get(ImportRun, run_id)
             if run is None:
                 return
-            STEPS[step](session, run, reporter)
+            with collections_paused():
+                STEPS[step](session, run, reporter)
             session.commit()
         except (WorkbookRejected, PlanHasErrors) as error:
             session.rollback()
