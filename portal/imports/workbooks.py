@@ -1,10 +1,11 @@
 """Workbook imports: upload, dry run, apply or cancel, each step recorded on the import run.
 
 A steward's upload is checked at once (a file that is not a safe xlsx never becomes a run), then kept
-on the run; the dry run and the apply read it again from there, in the background of whichever
-process picks them up, so that any replica can show and continue a run. The apply is one
-transaction: a process that dies during it leaves nothing applied (`fail_stale_runs` marks the run
-failed at the next start).
+on the run; the dry run reads it from there, in the background of whichever process picks it up, so
+that any replica can show and continue a run, and keeps its plan on the run too. The apply writes
+that plan when the referential has not changed since (`plans.referential_version`), otherwise reads
+and plans the workbook again. The apply is one transaction: a process that dies during it leaves
+nothing applied (`fail_stale_runs` marks the run failed at the next start).
 """
 
 from __future__ import annotations
