@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,7 +26,7 @@ from portal.conflicts.models import Conflict
 from portal.imports.merge import Candidate, Plan, RecordState, TypePlan
 from portal.imports.models import ImportRun
 from portal.imports.schema import OBJECT_TYPES
-from portal.imports.visible import Key, VisibleObject, chunks
+from portal.imports.visible import Key, VisibleObject
 from portal.sources.models import Source
 
 # Entries per line: bounds the text held at once while writing and reading.
@@ -55,8 +56,9 @@ def referential_version(session: Session, run: ImportRun) -> str:
     return json.dumps([FORMAT, *(value.isoformat() if isinstance(value, datetime) else value for value in row)])
 
 
-def _keyed(items: dict[Key, Any], encode: Callable[[Any], Any] = lambda value: value) -> Iterator[list[Any]]:
-    return ([list(key), encode(value)] for key, value in items.items())
+def _keyed(items: dict[Key, Any], encode: Callable[[Any], Any] | None = None) -> Iterable[Any]:
+    """`[key, value]` entries (JSON writes the key tuples as arrays)."""
+    return items.items() if encode is None else ((key, encode(value)) for key, value in items.items())
 
 
 def _record(record: RecordState) -> list[Any]:
@@ -64,7 +66,7 @@ def _record(record: RecordState) -> list[Any]:
     return [record.id, record.source_id, record.payload, record.field_runs, missing, record.fingerprint]
 
 
-def _parts(type_plan: TypePlan) -> Iterator[tuple[str, Iterator[Any]]]:
+def _parts(type_plan: TypePlan) -> Iterator[tuple[str, Iterable[Any]]]:
     """Each part of a type's plan as JSON-ready entries; `mine` only for the records the plan rewrites."""
     mine = {key: type_plan.mine[key] for key in type_plan.new_payloads if key in type_plan.mine}
     yield "mine", _keyed(mine, _record)
@@ -79,9 +81,9 @@ def _parts(type_plan: TypePlan) -> Iterator[tuple[str, Iterator[Any]]]:
     }
     yield "contested", _keyed(contested)
     yield "settled", _keyed(type_plan.settled, sorted)
-    yield "missing", (list(key) for key in type_plan.missing)
-    yield "present", (list(key) for key in type_plan.present)
-    yield "confirmed", iter(type_plan.confirmed)
+    yield "missing", type_plan.missing
+    yield "present", type_plan.present
+    yield "confirmed", type_plan.confirmed
 
 
 def dump_plan(plan: Plan) -> bytes:
@@ -91,7 +93,8 @@ def dump_plan(plan: Plan) -> bytes:
     for name, type_plan in plan.types.items():
         pieces.append(compressor.compress(json.dumps([name, "type", None]).encode() + b"\n"))
         for part, entries in _parts(type_plan):
-            for chunk in chunks(list(entries), LINE_ENTRIES):
+            remaining = iter(entries)
+            while chunk := list(islice(remaining, LINE_ENTRIES)):
                 pieces.append(compressor.compress(json.dumps([name, part, chunk]).encode() + b"\n"))
     pieces.append(compressor.flush())
     return b"".join(pieces)
