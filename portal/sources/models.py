@@ -98,7 +98,9 @@ class SourceRecord(Base):
     field_runs: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id", ondelete="SET NULL"), index=True)
+    # The run that last changed the record; like the run ids of `field_runs`, not a foreign key (runs are
+    # never deleted, and checking it on every row cost an S import about 2 s).
+    last_run_id: Mapped[int | None] = mapped_column(index=True)
     missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Digest of the statement last applied, as the source sent it: the same statement again is skipped.
     fingerprint: Mapped[str | None] = mapped_column(String(32))
