@@ -11,11 +11,12 @@ SIZE ?= S
 export PORTAL_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/referentiel.db
 SECRET_FILE := instance/secret_key
 
-.PHONY: help install run test lint format unit e2e vendor bench bench-import clean
+.PHONY: help install run test lint format unit fuzz e2e vendor bench bench-import clean
 
 help:
 	@echo "make run     serve the portal with demo data on http://$(HOST):$(PORT)"
 	@echo "make test    lint + unit tests on SQLite and PostgreSQL + end-to-end tests in Chromium"
+	@echo "make fuzz    a long schemathesis run against the API (make fuzz-ci: the bounded one of make test)"
 	@echo "make e2e     end-to-end tests only (gunicorn, PostgreSQL, Redis, a real OpenID Connect provider)"
 	@echo "make lint    ruff, mypy and bandit"
 	@echo "make delivery     hadolint, shellcheck, kubernetes-validate and checkov on k8s/, npm-groovy-lint (docs/deploy.md)"
@@ -51,7 +52,7 @@ run: install $(SECRET_FILE)
 	$(WITH_SECRET) PORTAL_LOG_FORMAT=$${PORTAL_LOG_FORMAT:-text} PORTAL_BIND=$(HOST):$(PORT) $(BIN)/gunicorn --config python:portal.gunicorn_config 'portal:create_app()'
 
 # The same targets as the pipeline's stages (Jenkinsfile), in the same order.
-test: setup lint delivery unit-ci container-check e2e-ci
+test: setup lint delivery unit-ci fuzz-ci container-check e2e-ci
 
 lint: install
 	$(BIN)/ruff check portal tests bench migrations deploy .ci
@@ -85,6 +86,9 @@ vendor: node_modules/.installed
 e2e: install node_modules/.installed
 	$(BIN)/pytest tests/e2e -p no:cacheprovider -q --screenshot only-on-failure --output test-results $(E2E_REPORTS)
 
+fuzz: install
+	FUZZ_RANDOM_SEED=1 FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-1000} $(BIN)/pytest tests/fuzz -p no:cacheprovider -q
+
 bench: install
 	$(BIN)/python bench/search --size $(SIZE)
 
@@ -94,7 +98,7 @@ bench-import: install
 
 # ---- Delivery: the image, the Kubernetes manifests and the pipeline (docs/deploy.md) ----
 
-.PHONY: setup unit-ci e2e-ci delivery container-check sonar k8s-migrate k8s-deploy smoke
+.PHONY: setup unit-ci fuzz-ci e2e-ci delivery container-check sonar k8s-migrate k8s-deploy smoke
 
 REPORTS := build/reports
 DELIVERY_VENV := .venv-delivery
@@ -110,6 +114,14 @@ setup: install node_modules/.installed $(DELIVERY_VENV)/.installed
 # `unit` and `e2e` writing JUnit XML under build/reports, and the unit tests' coverage for SonarQube.
 unit-ci: UNIT_REPORTS = --junitxml=$(REPORTS)/unit.xml --cov=portal --cov-report=xml:$(REPORTS)/coverage.xml
 unit-ci: unit
+
+# Schemathesis fuzzes every /api/v1 operation from the portal's own OpenAPI document, in-process against a throwaway
+# PostgreSQL database (tests/fuzz). fuzz-ci is the pipeline's bounded, deterministic run (a fixed seed); `make fuzz`
+# is a long one with a new seed each time, printed at the end: FUZZ_SEED=<seed> replays it, FUZZ_MAX_EXAMPLES sets
+# the cases per operation.
+fuzz-ci: install
+	$(BIN)/pytest tests/fuzz -p no:cacheprovider -q --junitxml=$(REPORTS)/fuzz.xml
+
 e2e-ci: E2E_REPORTS = --junitxml=$(REPORTS)/e2e.xml --tracing retain-on-failure
 e2e-ci: e2e
 
@@ -156,4 +168,5 @@ smoke:
 	$(PYTHON) deploy/smoke.py $(or $(SMOKE_URL),https://$(shell kubectl kustomize k8s/overlays/$(OVERLAY) | sed -n 's/^  - host: //p')) $(SMOKE_ARGS)
 
 clean:
-	rm -rf $(VENV) $(DELIVERY_VENV) instance node_modules test-results build .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DELIVERY_VENV) instance node_modules test-results build .coverage .pytest_cache .mypy_cache .ruff_cache \
+	    .hypothesis

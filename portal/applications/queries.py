@@ -51,9 +51,11 @@ class ApplicationFilters:
         sort = (args.get("sort") or "").strip().lower()
         if sort and sort not in SORTS:
             raise ApiError(400, f"Unknown sort {sort[:40]!r}. Allowed values: {', '.join(SORTS)}.", allowed=list(SORTS))
-        trigram = normalize_trigram(args.get("trigram") or "") or None
-        if trigram and len(trigram) > 7:
-            raise ApiError(400, f"trigram must be at most 7 characters, got {len(trigram)}.")
+        # The limit is on what was sent: uppercasing may lengthen it (`ß` becomes `SS`).
+        raw_trigram = (args.get("trigram") or "").strip()
+        if len(raw_trigram) > 7:
+            raise ApiError(400, f"trigram must be at most 7 characters, got {len(raw_trigram)}.")
+        trigram = normalize_trigram(raw_trigram) or None
         return cls(
             q=q,
             trigram=trigram,

@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from portal.changes.models import OPERATIONS, Change
 from portal.core.errors import ApiError
+from portal.core.pagination import whole_number
 from portal.imports.schema import OBJECT_TYPES
 from portal.sources.models import Source
 
@@ -41,9 +42,10 @@ class ChangeFilters:
         operation = _text(args, "operation")
         if operation and operation not in OPERATIONS:
             raise ApiError(400, f"operation must be one of {', '.join(OPERATIONS)}.")
-        run = _text(args, "run")
-        if run and not run.isdigit():
-            raise ApiError(400, f"run must be an import run id, got {run[:20]!r}.")
+        raw_run = _text(args, "run")
+        run = whole_number(raw_run) if raw_run else None
+        if raw_run and (run is None or run < 1):
+            raise ApiError(400, f"run must be an import run id (1 or more), got {raw_run[:20]!r}.")
         return cls(
             application=(_text(args, "application") or "").upper() or None,
             object_type=object_type,
@@ -51,7 +53,7 @@ class ChangeFilters:
             field=_text(args, "field"),
             source=(_text(args, "source") or "").lower() or None,
             actor=_text(args, "actor"),
-            run=int(run) if run else None,
+            run=run,
             operation=operation,
             since=_moment(args, "since"),
             until=_moment(args, "until"),

@@ -9,6 +9,7 @@ from portal.changes.models import Change
 from portal.changes.queries import ChangeFilters, select_changes
 from portal.core.access import Role, requires
 from portal.core.htmx import vary_on_htmx
+from portal.core.pagination import whole_number
 from portal.extensions import db
 
 bp = Blueprint("changes", __name__)
@@ -22,9 +23,9 @@ def history(trigram: str) -> Response:
     """A fragment (the page includes it when htmx is off): changes newest first, `before=<id>` for more."""
     application = normalize_trigram(trigram)[:7]
     statement = select_changes(ChangeFilters(application=application))
-    before = request.args.get("before", "")
-    if before.isdigit():
-        statement = statement.where(Change.id < int(before))
+    before = whole_number(request.args.get("before", ""))
+    if before is not None:
+        statement = statement.where(Change.id < before)
     rows = db.session.scalars(statement.limit(PER_PAGE + 1)).all()
     html = render_template(
         "changes/_history.html", trigram=application, rows=rows[:PER_PAGE], more=len(rows) > PER_PAGE

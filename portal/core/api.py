@@ -101,16 +101,14 @@ def detail_fields(available: Iterable[str]) -> list[str] | None:
 
 
 def selected_fields(args: MultiDict[str, str], available: Iterable[str]) -> list[str] | None:
-    """The `fields=` selection, or None for all fields. Raises `ApiError` for an unknown field."""
-    raw = ",".join(args.getlist("fields"))
-    if not raw.strip():
-        return None
-    names = [name.strip() for name in raw.split(",") if name.strip()]
+    """The `fields=` selection, or None for all fields (also when it names none, as `fields=,`: never an empty
+    object). Raises `ApiError` for an unknown field."""
+    names = [name.strip() for raw in args.getlist("fields") for name in raw.split(",") if name.strip()]
     known = list(available)
     for name in names:
         if name not in known:
             raise ApiError(400, f"Unknown field {name[:40]!r}. Available fields: {', '.join(known)}.", allowed=known)
-    return names
+    return names or None
 
 
 def pick(item: Mapping[str, Any], fields: list[str] | None) -> dict[str, Any]:

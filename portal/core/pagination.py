@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -12,6 +13,23 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from portal.core.errors import ApiError
+
+# ASCII digits (str.isdigit() also takes `²`, which int() then refuses), and `8.0`: JSON Schema counts it as
+# the integer 8, so a client generated from the OpenAPI document may spell a page number that way.
+WHOLE_NUMBER = re.compile(r"\s*\+?([0-9]+)(?:\.0*)?\s*")
+# The largest id SQLite stores (a signed 64-bit integer).
+MAX_WHOLE_NUMBER = 2**63 - 1
+
+
+def whole_number(raw: str) -> int | None:
+    """`raw` read as a whole number (`8`, `+8`, `8.0`), or None when it is not one, or is larger than a database
+    id can be (SQLite cannot bind more than 64 bits: an OverflowError; int() refuses past 4,300 digits)."""
+    match = WHOLE_NUMBER.fullmatch(raw)
+    digits = match.group(1).lstrip("0") if match else ""
+    if match is None or len(digits) > len(str(MAX_WHOLE_NUMBER)):
+        return None
+    value = int(digits or "0")
+    return value if value <= MAX_WHOLE_NUMBER else None
 
 
 @dataclass(frozen=True)
@@ -38,18 +56,17 @@ class PageRequest:
     @classmethod
     def of_page(cls, args: MultiDict[str, str], size: int) -> PageRequest:
         """For a portal page listing `size` items at a time: a `page` that makes no sense shows the first."""
-        raw = args.get("page", "1")
-        return cls(page=int(raw) if raw.isdigit() and 0 < int(raw) <= 1_000_000 else 1, size=size)
+        page = whole_number(args.get("page", "1"))
+        return cls(page=page if page is not None and 0 < page <= 1_000_000 else 1, size=size)
 
 
 def _positive_int(args: MultiDict[str, str], name: str, default: int, limit: int | None) -> int:
     raw = args.get(name)
     if raw is None or raw.strip() == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a whole number of 1 or more, got {raw[:40]!r}.") from None
+    value = whole_number(raw)
+    if value is None:
+        raise ApiError(400, f"{name} must be a whole number of 1 or more, got {raw[:40]!r}.")
     if value < 1 or (limit is not None and value > limit):
         bound = f" and at most {limit}" if limit else ""
         raise ApiError(400, f"{name} must be a whole number of 1 or more{bound}, got {value}.")

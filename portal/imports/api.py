@@ -12,6 +12,7 @@ from portal.core.access import Role, Scope, requires
 from portal.core.api import LIST_PARAMETERS, flag, json_response, lowercase_args, paginated_json, reject_unknown
 from portal.core.errors import ApiError, problem_response
 from portal.core.models import utcnow
+from portal.core.pagination import whole_number
 from portal.extensions import db
 from portal.imports.merge import Merge, Plan
 from portal.imports.models import ImportRun
@@ -111,16 +112,20 @@ def push(source_name: str) -> Response:
     if mode not in ("delta", "snapshot"):
         raise ApiError(400, f"mode must be delta or snapshot, got {mode[:20]!r}.")
     partial = flag(args, "partial")
-    snapshot_run = _open_snapshot(source, args.get("snapshot"))
+    # An empty `snapshot=` is no snapshot, as an empty value is no value for every parameter.
+    snapshot_run = _open_snapshot(source, (args.get("snapshot") or "").strip() or None)
     if snapshot_run is not None and mode == "snapshot":
         raise ApiError(
             400,
             "A batch of a snapshot spanning several batches is sent as mode=delta; commit the "
             "snapshot to mark what it did not mention.",
         )
-    key = (request.headers.get("Idempotency-Key") or "").strip()
-    if len(key) > 200 or any(ord(char) < 33 for char in key):
-        raise ApiError(400, "Idempotency-Key must be at most 200 visible characters.")
+    raw_key = request.headers.get("Idempotency-Key")
+    key = (raw_key or "").strip()
+    # An empty key sent is a key missing (a flow's attribute not set): refused, not read as "no key", which
+    # would silently take the retry protection away.
+    if (raw_key is not None and not key) or len(key) > 200 or any(ord(char) < 33 for char in key):
+        raise ApiError(400, "Idempotency-Key must be 1 to 200 visible characters.")
     body = read_body()
     # What makes a batch the same batch: its body and how it was to be applied.
     fingerprint = batch_fingerprint(body, mode, partial, snapshot_run.id if snapshot_run else None)
@@ -246,7 +251,8 @@ def _open_snapshot(source: Source, raw_id: str | None) -> ImportRun | None:
 
 
 def _find_open_snapshot(source: Source, raw_id: str) -> ImportRun:
-    snapshot = db.session.get(ImportRun, int(raw_id)) if raw_id.isdigit() else None
+    number = whole_number(raw_id)
+    snapshot = db.session.get(ImportRun, number) if number is not None else None
     if snapshot is None or snapshot.source_id != source.id or snapshot.kind != "snapshot":
         raise ApiError(404, f"There is no snapshot {raw_id[:20]!r} of source {source.name!r}.")
     if snapshot.status != "open":

@@ -9,6 +9,8 @@ from urllib.parse import quote, urlencode
 
 from markupsafe import Markup, escape
 
+from portal.openapi.document import NO_CONTROL_CHARACTERS, UNLESS_FIELDS
+
 
 def rich_text(text: str) -> Markup:
     """The small Markdown subset the descriptions use: paragraphs, `- ` bullet lists and `code` spans."""
@@ -88,7 +90,7 @@ class PropertyRow:
     name: str
     type: str
     values: str
-    required: bool
+    required: str  # "yes", "no", or "unless fields= leaves it out"
     description: Markup
 
 
@@ -129,14 +131,15 @@ def type_label(schema: dict[str, Any]) -> str:
         details.append(f"at least {schema['minimum']}")
     if "maxLength" in schema:
         details.append(f"at most {schema['maxLength']} characters")
-    if "pattern" in schema:
+    # Every parameter refuses control characters (the introduction says so): no need to repeat it on each one.
+    if "pattern" in schema and schema["pattern"] != NO_CONTROL_CHARACTERS:
         details.append(f"matching {schema['pattern']}")
     return f"{label} ({', '.join(details)})" if details else label
 
 
 def values_label(schema: dict[str, Any]) -> str:
     values = schema.get("enum") or schema.get("items", {}).get("enum") or []
-    return ", ".join(str(value) for value in values if value is not None)
+    return ", ".join(str(value) for value in values if value not in (None, ""))
 
 
 def default_label(schema: dict[str, Any]) -> str:
@@ -227,12 +230,17 @@ def schema_views(document: dict[str, Any]) -> list[SchemaView]:
     views = []
     for name, schema in document["components"]["schemas"].items():
         required = set(schema.get("required", []))
+        unless_fields = set(schema.get(UNLESS_FIELDS, []))
         properties = [
             PropertyRow(
                 name=member,
                 type=type_label(member_schema),
                 values=values_label(member_schema),
-                required=member in required,
+                required="yes"
+                if member in required
+                else "unless fields= leaves it out"
+                if member in unless_fields
+                else "no",
                 description=rich_text(member_schema.get("description", "")),
             )
             for member, member_schema in schema.get("properties", {}).items()

@@ -20,7 +20,7 @@ from portal.changes.models import OPERATIONS
 from portal.conflicts.api import FIELDS as CONFLICT_FIELDS
 from portal.conflicts.models import CONFLICT_STATUSES, RESOLUTIONS
 from portal.core.access import ROLE_NAMES, Role, Scope
-from portal.entities.api import ENTITY_FIELDS
+from portal.entities.api import ENTITY_DETAIL_FIELDS, ENTITY_FIELDS
 from portal.entities.models import ENTITY_KINDS
 from portal.environments.models import COMPONENT_KINDS, ENVIRONMENT_KINDS, ENVIRONMENT_STATUSES
 from portal.imports.api import RUN_FIELDS
@@ -28,20 +28,21 @@ from portal.imports.models import ROW_ACTIONS, RUN_KINDS, RUN_MODES, RUN_STATUSE
 from portal.imports.push import MAX_NESTING, NDJSON_TYPES
 from portal.imports.schema import OBJECT_TYPES, SHEET_ORDER, Field, ObjectType, day, details, tags
 from portal.interfaces.api import INTERFACE_FIELDS
-from portal.people.api import PERSON_FIELDS
+from portal.people.api import PERSON_DETAIL_FIELDS, PERSON_FIELDS
 from portal.people.models import STAKEHOLDER_ROLES
+from portal.search.api import DEFAULT_LIMIT as GLOBAL_SEARCH_DEFAULT_LIMIT
 from portal.search.api import MAX_LIMIT as GLOBAL_SEARCH_MAX_LIMIT
 from portal.sources.forms import MAX_PRECEDENCE
 from portal.sources.models import SOURCE_KINDS, SOURCE_NAME_PATTERN
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
-# `/api/v1/search` answers this many hits per type when `limit` is absent.
-GLOBAL_SEARCH_DEFAULT_LIMIT = 10
 # `PageRequest.from_args` refuses pages beyond this one.
 MAX_PAGE = 1_000_000
 # `ApplicationFilters.from_args` refuses a longer `trigram` filter.
 TRIGRAM_MAX_LENGTH = 7
+# What the input checks let through (`core.api.check_text`, and the path's): no character of category Cc.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
 # `imports.api.push` refuses a longer `Idempotency-Key`.
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
 # A key field a pushed record may leave out, and the field that names the object then:
@@ -61,7 +62,9 @@ other sources send records.
   role and a token with the `ingest` scope, which opens nothing else; an operation that needs more than
   a reader says so, in its description and in `x-required-role`.
 
-- Parameter names are case-insensitive: `Trigram=Bca` and `trigram=Bca` mean the same.
+- Parameter names are case-insensitive: `Trigram=Bca` and `trigram=Bca` mean the same. An empty value
+  (`status=`) is the same as leaving the parameter out. A parameter or path holding control characters is
+  refused (400).
 - Lists answer an envelope `{count, count_is_estimate, page, page_size, next, previous, results}`;
   `next` and `previous` keep every other parameter. A page past the end answers empty `results`, not an error.
   A very large `count` may be an estimate, flagged by `count_is_estimate`.
@@ -128,6 +131,27 @@ def closed_object(
     )
 
 
+# Lists the members an answer without `fields=` always holds, on objects whose members `fields=` selects.
+UNLESS_FIELDS = "x-required-unless-fields"
+
+
+def selectable_object(
+    properties: dict[str, dict[str, Any]], description: str, optional: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """An object whose members `fields=` selects: without `fields` it holds every member except `optional`,
+    with it only the members named. No member is `required`, since `fields` may leave any of them out;
+    `x-required-unless-fields` names those an answer without `fields` holds (the docs page and tests read it)."""
+    return {
+        "type": "object",
+        "description": description + " `fields=` keeps only the members it names; without it, every member is "
+        "there" + (f" (except {', '.join(f'`{name}`' for name in optional)}, on request)." if optional else "."),
+        "properties": properties,
+        "minProperties": 1,
+        "additionalProperties": False,
+        UNLESS_FIELDS: [name for name in properties if name not in optional],
+    }
+
+
 def _described(schema: dict[str, Any], description: str | None) -> dict[str, Any]:
     return {**schema, "description": description} if description else schema
 
@@ -180,7 +204,7 @@ def application_schemas() -> dict[str, dict[str, Any]]:
             {"field": enum(SEARCHED_FIELDS), "highlight": string("HTML fragment with the matched text in <mark>.")},
             "One field of the application that matched the query.",
         ),
-        "ApplicationSummary": closed_object(summary, "An application in a list. `fields=` narrows it."),
+        "ApplicationSummary": selectable_object(summary, "An application in a list."),
         "ApplicationHit": closed_object(hit, "An application found by the global search."),
         "Stakeholder": closed_object({"login": string(), "name": string(), "email": nullable(string())}),
         "Component": closed_object(
@@ -198,7 +222,7 @@ def application_schemas() -> dict[str, dict[str, Any]]:
         ),
         "OutgoingInterface": closed_object({"target": ref("ApplicationReference"), **interface_fields}),
         "IncomingInterface": closed_object({"source": ref("ApplicationReference"), **interface_fields}),
-        "ApplicationDetail": closed_object(
+        "ApplicationDetail": selectable_object(
             {
                 "trigram": TRIGRAM,
                 "name": string(),
@@ -237,7 +261,7 @@ def application_schemas() -> dict[str, dict[str, Any]]:
                     "additionalProperties": ref("FieldProvenance"),
                 },
             },
-            "Everything known about one application. `fields=` narrows it.",
+            "Everything known about one application.",
             optional=("provenance",),
         ),
     }
@@ -251,14 +275,15 @@ def entity_schemas() -> dict[str, dict[str, Any]]:
         "parent": nullable(string("Code of the parent entity.")),
     }
     return {
-        "Entity": closed_object(entity, "An organisation unit. `fields=` narrows it."),
+        "Entity": selectable_object(entity, "An organisation unit."),
         "SubtreeEntity": closed_object({**entity, "depth": integer("1 for children, 2 below them...", minimum=1)}),
-        "EntityDetail": closed_object(
+        "EntityDetail": selectable_object(
             {
                 **entity,
                 "ancestors": array(ref("EntityReference"), "From the root down to the parent."),
                 "subtree": array(ref("SubtreeEntity"), "Every entity below, depth first."),
-            }
+            },
+            "An organisation unit with its ancestors and its subtree.",
         ),
     }
 
@@ -272,18 +297,20 @@ def person_schemas() -> dict[str, dict[str, Any]]:
     }
     application = closed_object({"trigram": TRIGRAM, "name": string(), "status": enum(APPLICATION_STATUSES)})
     return {
-        "Person": closed_object(person, "Someone holding roles on applications. `fields=` narrows it."),
+        "Person": selectable_object(person, "Someone holding roles on applications."),
         "Role": closed_object(
             {"role": enum(STAKEHOLDER_ROLES), "application": application, "entity": nullable(ref("EntityReference"))},
             "A role held on an application; `entity` owns the application.",
         ),
-        "PersonDetail": closed_object({**person, "roles": array(ref("Role"))}),
+        "PersonDetail": selectable_object(
+            {**person, "roles": array(ref("Role"))}, "Someone, with every role they hold."
+        ),
     }
 
 
 def interface_schemas() -> dict[str, dict[str, Any]]:
     return {
-        "Interface": closed_object(
+        "Interface": selectable_object(
             {
                 "source": ref("ApplicationReference"),
                 "target": ref("ApplicationReference"),
@@ -292,7 +319,7 @@ def interface_schemas() -> dict[str, dict[str, Any]]:
                 "middleware": nullable(string()),
                 "description": nullable(string()),
             },
-            "A flow from one application to another. `fields=` narrows it.",
+            "A flow from one application to another.",
         )
     }
 
@@ -341,7 +368,7 @@ def audit_schemas() -> dict[str, dict[str, Any]]:
             {"source": string(), "value": string(), "precedence": integer("The source's precedence for the field.")},
             "What one source states.",
         ),
-        "Conflict": closed_object(
+        "Conflict": selectable_object(
             {
                 "id": integer(minimum=1),
                 "object_type": OBJECT_TYPE,
@@ -368,10 +395,9 @@ def audit_schemas() -> dict[str, dict[str, Any]]:
                     )
                 ),
             },
-            "Sources state different values for one field; the winner by precedence is shown meanwhile. "
-            "`fields=` narrows it.",
+            "Sources state different values for one field; the winner by precedence is shown meanwhile.",
         ),
-        "Change": closed_object(
+        "Change": selectable_object(
             {
                 "id": integer(minimum=1),
                 "at": TIMESTAMP,
@@ -390,7 +416,7 @@ def audit_schemas() -> dict[str, dict[str, Any]]:
                 "old": nullable(string()),
                 "new": nullable(string()),
             },
-            "One change to a visible value: the audit log is append-only. `fields=` narrows it.",
+            "One change to a visible value: the audit log is append-only.",
         ),
         "FieldProvenance": closed_object(
             {
@@ -529,7 +555,7 @@ def import_schemas() -> dict[str, dict[str, Any]]:
             "was used for another batch (then without `results`).",
             optional=("results",),
         ),
-        "ImportRun": closed_object(
+        "ImportRun": selectable_object(
             {
                 "id": integer(minimum=1),
                 "source": string(),
@@ -558,7 +584,8 @@ def import_schemas() -> dict[str, dict[str, Any]]:
                 "changes_written": integer("Visible values changed.", minimum=0),
                 "error": nullable(string("Why the run failed.")),
             },
-            "One run of one source: a workbook import, a pushed batch, a snapshot, a sync. `fields=` narrows it.",
+            "One run of one source: a workbook import, a pushed batch, a snapshot, a sync. Only the list of runs "
+            "takes `fields=`.",
         ),
     }
 
@@ -698,9 +725,15 @@ def component_schemas(max_page_size: int) -> dict[str, dict[str, Any]]:
 def query(
     name: str, schema: dict[str, Any], description: str, example: Any = None, required: bool = False
 ) -> dict[str, Any]:
+    if schema.get("type") == "string" and "enum" not in schema and "pattern" not in schema:
+        # Every endpoint refuses a parameter holding control characters (`core.api.check_text`).
+        schema = {**schema, "pattern": NO_CONTROL_CHARACTERS}
     parameter: dict[str, Any] = {"name": name, "in": "query", "description": description, "schema": schema}
     if required:
         parameter["required"] = True
+    else:
+        # The endpoints read an empty value (`until=`, as a form sends a blank field) as no value at all.
+        parameter["allowEmptyValue"] = True
     if schema.get("type") == "array":
         # Repeated (`status=a&status=b`); commas inside one value also separate values.
         parameter.update(style="form", explode=True)
@@ -715,15 +748,21 @@ def path(name: str, description: str, example: str | int, schema: dict[str, Any]
         "in": "path",
         "required": True,
         "description": description,
-        "schema": schema or string(),
+        # A path holding control characters is refused (400) before any route runs.
+        "schema": schema or string(pattern=NO_CONTROL_CHARACTERS),
         "example": example,
     }
+
+
+def listed(values: tuple[str, ...]) -> dict[str, Any]:
+    """Items of a list parameter: one of `values`, or empty (`a,,b`), which the endpoints skip."""
+    return array(enum((*values, "")))
 
 
 def choices(name: str, values: tuple[str, ...], what: str) -> dict[str, Any]:
     return query(
         name,
-        array(enum(values)),
+        listed(values),
         f"Keep {what}. Repeat the parameter or separate values with commas; values are case-insensitive.",
     )
 
@@ -731,8 +770,9 @@ def choices(name: str, values: tuple[str, ...], what: str) -> dict[str, Any]:
 def fields_parameter(available: tuple[str, ...]) -> dict[str, Any]:
     parameter = query(
         "fields",
-        array(enum(available)),
-        "Comma-separated members to keep in each result; all of them when absent.",
+        listed(available),
+        "Comma-separated members to keep in each result (in the object, on a single object); all of them when "
+        "absent or empty.",
     )
     parameter.update(style="form", explode=False)
     return parameter
@@ -956,10 +996,15 @@ def directory_paths(max_query_length: int) -> dict[str, dict[str, Any]]:
                 "Entities",
                 "One entity",
                 "The entity, its ancestors from the root, and its whole subtree with each node's depth.",
-                [path("code", "The entity's code, any case.", "DSI-PAY"), shared_ref("IfNoneMatch")],
+                [
+                    path("code", "The entity's code, any case.", "DSI-PAY"),
+                    fields_parameter(ENTITY_DETAIL_FIELDS),
+                    shared_ref("IfNoneMatch"),
+                ],
                 {
                     "200": ok("EntityDetail", "The entity."),
                     "304": NOT_MODIFIED,
+                    "400": problem("Unknown parameter, unknown field in `fields`, or text that is not valid."),
                     "404": problem("No entity has this code."),
                     "default": UNEXPECTED,
                 },
@@ -984,10 +1029,15 @@ def directory_paths(max_query_length: int) -> dict[str, dict[str, Any]]:
                 "People",
                 "One person",
                 "The person and every role they hold, with the application it is held on.",
-                [path("login", "The person's login, any case.", "jdupont"), shared_ref("IfNoneMatch")],
+                [
+                    path("login", "The person's login, any case.", "jdupont"),
+                    fields_parameter(PERSON_DETAIL_FIELDS),
+                    shared_ref("IfNoneMatch"),
+                ],
                 {
                     "200": ok("PersonDetail", "The person."),
                     "304": NOT_MODIFIED,
+                    "400": problem("Unknown parameter, unknown field in `fields`, or text that is not valid."),
                     "404": problem("No person has this login."),
                     "default": UNEXPECTED,
                 },
@@ -1169,7 +1219,8 @@ def push_paths(max_bytes: int, max_records: int) -> dict[str, dict[str, Any]]:
                         "name": "Idempotency-Key",
                         "in": "header",
                         "description": "Identifies the batch, e.g. the flowfile's uuid: a retry with the same key "
-                        "changes nothing. Visible characters, no spaces. Reusing a key for another body answers 422.",
+                        "changes nothing. 1 to 200 visible characters, no spaces. Reusing a key for another body "
+                        "answers 422.",
                         "schema": string(maxLength=IDEMPOTENCY_KEY_MAX_LENGTH, pattern=r"^[^\x00-\x20]+$"),
                     },
                 ],
@@ -1180,8 +1231,9 @@ def push_paths(max_bytes: int, max_records: int) -> dict[str, dict[str, Any]]:
                         "content": {JSON: {"schema": ref("PushResult")}},
                     },
                     "400": problem(
-                        "An unknown parameter, `mode` or `partial` with another value, an `Idempotency-Key` too "
-                        "long or holding spaces, a body that is not UTF-8 JSON (an array, or one record per line), "
+                        "An unknown parameter, `mode` or `partial` with another value, `snapshot` with "
+                        "`mode=snapshot`, an `Idempotency-Key` empty, too long or holding spaces, a body that is "
+                        "not UTF-8 JSON (an array, or one record per line), "
                         f"an empty batch, a body nested deeper than {MAX_NESTING} levels; or {CSRF}."
                     ),
                     "404": problem("No source has this name, or it has no snapshot with the id in `snapshot`."),

@@ -149,6 +149,16 @@ def test_fields_keeps_only_the_named_members_of_a_detail(client, referential):
     }
 
 
+@pytest.mark.parametrize(
+    "url", ["/api/v1/entities?fields=,", "/api/v1/people?fields=%20,%20", "/api/v1/applications/BCA?fields=,"]
+)
+def test_fields_naming_no_member_keeps_them_all_when_only_commas(client, referential, url):
+    """`fields=,` answered empty objects, which the schemas do not allow (`minProperties`); it means what an
+    empty `fields=` means: every member."""
+    full = client.get(url.split("?")[0]).get_json()
+    assert client.get(url).get_json() == full
+
+
 # --- ETags ---------------------------------------------------------------------------------------------------
 
 
@@ -285,6 +295,21 @@ def test_non_numeric_page_is_refused(client, referential, endpoint, value):
 
 
 @pytest.mark.parametrize("endpoint", LIST_ENDPOINTS)
+@pytest.mark.parametrize("value", ["2.0", "2.", "+2", " 2 "])
+def test_page_numbers_written_as_whole_decimals_are_accepted(client, referential, endpoint, value):
+    """Found by schemathesis: `page=8.0` is the integer 8 to JSON Schema, which the document gives, and a
+    client generated from it may send it so; it was refused with 400."""
+    body = client.get(f"{endpoint}?page_size={value}&page={value}").get_json()
+    assert (body["page"], body["page_size"]) == (2, 2)
+
+
+@pytest.mark.parametrize("endpoint", LIST_ENDPOINTS)
+def test_page_in_digits_other_than_ascii_is_refused(client, referential, endpoint):
+    """Only ASCII digits make a number (`²` is a digit to `str.isdigit()`, not to `int()`)."""
+    assert_problem(client.get(f"{endpoint}?page=%C2%B2"), 400, "page must be a whole number")
+
+
+@pytest.mark.parametrize("endpoint", LIST_ENDPOINTS)
 @pytest.mark.parametrize("name", ["page", "page_size"])
 def test_zero_is_refused(client, referential, endpoint, name):
     assert_problem(client.get(f"{endpoint}?{name}=0"), 400, f"{name} must be a whole number of 1 or more", "got 0")
@@ -373,6 +398,14 @@ def test_trigram_filter_longer_than_seven_characters_is_refused(client, referent
     assert_problem(client.get("/api/v1/applications?trigram=ABCDEFGH"), 400, "trigram must be at most 7 characters")
 
 
+def test_trigram_filter_of_seven_characters_is_accepted_when_uppercase_is_longer(client, referential):
+    """Found by schemathesis: `trigram=Qöäß8ûĥ` (7 characters, as the document allows) was refused as 8, the
+    length of its uppercase (`ß` becomes `SS`)."""
+    response = client.get("/api/v1/applications?trigram=Q%C3%B6%C3%A4%C3%9F8%C3%BB%C4%A5")
+    assert response.status_code == 200
+    assert response.get_json()["results"] == []
+
+
 def test_unknown_trigram_suggests_close_trigrams(client, referential):
     body = assert_problem(
         client.get("/api/v1/applications/BCB"), 404, "No application has the trigram 'BCB'.", "Did you mean BCA"
@@ -399,6 +432,15 @@ def test_unknown_key_is_not_found(client, referential, url, detail):
 @pytest.mark.parametrize("url", ["/api/v1/applications/A%00B", "/api/v1/entities/A%00B", "/api/v1/people/a%00b"])
 def test_nul_character_in_a_path_key_is_a_client_error(client, referential, url):
     assert_problem(client.get(url), 400, "The URL path contains control characters")
+
+
+@pytest.mark.parametrize(("limit", "expected"), [("", 10), ("1.0", 1)])
+def test_global_search_limit_empty_is_the_default_and_whole_decimals_count(client, referential, limit, expected):
+    """Found by schemathesis: `limit=` (empty, which the document allows for every parameter) was refused with
+    400, where every other parameter reads an empty value as no value; `limit=1.0` is the integer 1."""
+    response = client.get(f"/api/v1/search?q=a&limit={limit}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert all(len(group["results"]) <= expected for group in list(response.get_json().values())[1:])
 
 
 def test_global_search_without_query_is_refused(client, referential):

@@ -40,6 +40,8 @@ def test_changes_are_listed_newest_first_with_who_and_which_source(login_as, his
         ("since=2000-01-01", 4),
         ("until=2000-01-01", 0),
         ("actor=nobody", 0),
+        # An empty value is no value, as for every parameter of the API (the document says so).
+        ("until=&since=&run=", 4),
     ],
 )
 def test_changes_are_filtered(login_as, history, query, count):
@@ -47,7 +49,10 @@ def test_changes_are_filtered(login_as, history, query, count):
 
 
 @pytest.mark.parametrize(
-    "query", ["object_type=spaceship", "operation=delete", "run=abc", "since=yesterday", "colour=red"]
+    "query",
+    # run=0: found by schemathesis (the document says a run id is 1 or more; it was read as a filter);
+    # run=² passed `str.isdigit()` and then failed `int()`: a server error.
+    ["object_type=spaceship", "operation=delete", "run=abc", "run=0", "run=%C2%B2", "since=yesterday", "colour=red"],
 )
 def test_bad_filters_are_refused(login_as, query):
     response = login_as("reader").get(f"/api/v1/changes?{query}")
@@ -63,6 +68,13 @@ def test_the_history_tab_is_a_fragment_htmx_loads(login_as, history):
     assert response.status_code == 200 and "<html" not in html
     assert "<del>Zebra</del> → <ins>Zebra Bank</ins>" in html and "via ldap" in html
     assert "Created application ZQA" in html
+
+
+def test_the_history_tab_ignores_a_before_that_is_no_number(login_as, history):
+    """`before=²` passed `str.isdigit()` and then failed `int()`: a server error."""
+    response = login_as("reader").get("/applications/zqa/history?before=%C2%B2")
+    assert response.status_code == 200
+    assert "Created application ZQA" in response.get_data(as_text=True)
 
 
 def test_the_history_tab_pages_through_older_changes(login_as, session):

@@ -290,6 +290,34 @@ def test_a_batch_of_a_multi_batch_snapshot_cannot_be_a_snapshot_itself(anonymous
     assert response.status_code == 400 and "mode=delta" in response.json["detail"]
 
 
+@pytest.mark.parametrize("key", ["", "   "])
+def test_an_empty_idempotency_key_is_refused(anonymous_client, session, ingest_headers, key):
+    """Found by schemathesis: an empty key was read as no key, so a retry of the batch applied it again."""
+    headers = {**ingest_headers, "Idempotency-Key": key}
+
+    response = anonymous_client.post(URL, json=[application("ZQA", name="Zebra")], headers=headers)
+
+    assert response.status_code == 400 and "Idempotency-Key must be 1 to 200" in response.json["detail"]
+    assert count(session, Application, Application.trigram == "ZQA") == 0
+
+
+def test_an_empty_snapshot_parameter_is_no_snapshot(anonymous_client, ingest_headers):
+    """An empty value is no value for every parameter (the document says so); `snapshot=` answered 404."""
+    response = anonymous_client.post(
+        f"{URL}?snapshot=", json=[application("ZQA", name="Zebra")], headers=ingest_headers
+    )
+
+    assert response.status_code == 200, response.json
+    assert response.json["counts"]["create"] == 1
+
+
+def test_a_snapshot_id_in_digits_other_than_ascii_is_not_found(anonymous_client, ingest_headers):
+    """`²` passed `str.isdigit()` and then failed `int()`: a server error."""
+    response = anonymous_client.post(f"{URL}?snapshot=%C2%B2", json=[application("ZQA")], headers=ingest_headers)
+
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+
+
 def test_a_record_of_an_unknown_type_is_reported_as_sent(anonymous_client, ingest_headers):
     response = anonymous_client.post(
         URL, json=[{"type": "server", "name": "srv1"}, "just text"], headers=ingest_headers
