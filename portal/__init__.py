@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import logging
-import unicodedata
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 
 from portal.config import DEFAULTS, INSTANCE_DIR, ROOT, validate_settings
 from portal.core.access import Role
 from portal.core.cache import search_cache, token_cache
 from portal.core.csrf import csrf_token
-from portal.core.errors import ApiError, register_error_handlers
+from portal.core.errors import register_error_handlers
 from portal.core.htmx import htmx
+from portal.core.inputs import register_input_checks, register_multipart_check
 from portal.core.logs import configure_logging, init_request_log
 from portal.core.metrics import track_pool
 from portal.core.ratelimit import rate_limiter
@@ -75,6 +75,8 @@ def _init_sign_in(app: Flask) -> None:
     init_oidc(app)
     # After the request id is assigned, before any view: nothing runs for a caller the policy refuses.
     register_access_guard(app)
+    # A multipart body is parsed (its files spooled) only for a caller the policy lets in.
+    register_multipart_check(app)
     app.jinja_env.globals.update(can=can, navigation=sections_for, optional_url=optional_url)
 
 
@@ -147,12 +149,8 @@ def _register_commands(app: Flask) -> None:
 def _register_request_hooks(app: Flask) -> None:
     # First of all: every later hook, and every log line, may use the request id.
     init_request_log(app)
-
-    @app.before_request
-    def refuse_control_characters_in_path() -> None:
-        # A NUL in a key would reach the database (PostgreSQL refuses it); no valid URL holds one.
-        if any(unicodedata.category(char) == "Cc" for char in request.path):
-            raise ApiError(400, "The URL path contains control characters, which are not allowed.")
+    # Then input no view can read safely (bytes that are not UTF-8, NUL) is refused with a 400.
+    register_input_checks(app)
 
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -73,8 +73,12 @@ def sign_in(user: User, id_token: str | None = None) -> None:
     """Start a new login session for `user` and commit it.
 
     The Flask session is cleared first, so nothing set before sign-in (a planted CSRF token or a
-    session fixed by an attacker) survives it.
+    session fixed by an attacker) survives it. A login session this browser already had (signing in
+    again, as someone else, without signing out) is ended too: a copy of the old cookie opens nothing.
     """
+    previous_key = session.get("_user_id")  # flask-login's: the key of this browser's login session
+    if previous_key:
+        db.session.execute(delete(LoginSession).where(LoginSession.key_hash == hash_key(str(previous_key))))
     session.clear()
     key = secrets.token_urlsafe(32)
     now = utcnow()

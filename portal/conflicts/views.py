@@ -63,5 +63,11 @@ def resolve_(conflict_id: int) -> BaseResponse:
         db.session.commit()
         target = conflict.natural_key.replace("|", " / ")
         flash(f"Resolved: {conflict.field} of {target} is “{conflict.resolution_value}”.", "success")
-    back = request.form.get("back", "")
-    return redirect(back if back.startswith("/conflicts") else url_for("conflicts.list_"), code=303)
+    return redirect(_back(request.form.get("back", "")), code=303)
+
+
+def _back(back: str) -> str:
+    """Where the form came from (the Conflicts page with its filters), if it is that page: a redirect never
+    leaves it, nor carries a control character into the Location header (which Werkzeug refuses: a 500)."""
+    on_page = back == "/conflicts" or back.startswith("/conflicts?")
+    return back if on_page and back.isprintable() else url_for("conflicts.list_")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from portal.imports.merge import Statement
@@ -18,6 +19,8 @@ from portal.imports.schema import OBJECT_TYPES
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/ndjson")
 # json.loads recurses once per nesting level; a record needs two. Deeper bodies are refused outright.
 MAX_NESTING = 20
+# A `\ud800`-`\udfff` escape: valid in pairs (an emoji), not alone.
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class BatchRejected(ValueError):
@@ -64,10 +67,18 @@ def parse_batch(body: bytes, content_type: str, max_records: int) -> list[Any]:
 
 def _loads(text: str, where: str) -> Any:
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as error:
         message = f"{where[0].upper()}{where[1:]} is not valid JSON: {error.msg} at position {error.pos}."
         raise BatchRejected(message) from None
+    if SURROGATE_ESCAPE.search(text):
+        # JSON lets `\ud800` stand alone, but it is half of a character: no database can store it.
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            message = f"{where[0].upper()}{where[1:]} holds a \\u escape of half a character (a lone surrogate)."
+            raise BatchRejected(message) from None
+    return value
 
 
 def _nesting_depth(text: str) -> int:

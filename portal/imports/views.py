@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import unicodedata
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -80,16 +82,17 @@ def upload() -> Page:
     upload = request.files.get("file")
     if source is None:
         return _list_page(400, "Choose the source this workbook comes from.")
-    if upload is None or not upload.filename:
+    filename = base_name(upload.filename or "") if upload is not None else ""
+    if upload is None or not filename:
         return _list_page(400, "Choose a workbook (.xlsx) to upload.")
     data = upload.read(current_app.config["IMPORT_MAX_BYTES"] + 1)
     try:
         run = workbooks.start_upload(
-            db.session, source, upload.filename, data, Actor.of_request(), snapshot=request.form.get("snapshot") == "on"
+            db.session, source, filename, data, Actor.of_request(), snapshot=request.form.get("snapshot") == "on"
         )
     except WorkbookRejected as error:  # refused before anything was written
         status = 413 if len(data) > current_app.config["IMPORT_MAX_BYTES"] else 400
-        return _list_page(status, f"{upload.filename}: {error}")
+        return _list_page(status, f"{filename}: {error}")
     db.session.commit()
     workbooks.launch(run.id, "dry_run")
     return redirect(url_for("imports.detail", run_id=run.id), code=303)
@@ -184,8 +187,17 @@ def error_workbook(run_id: int) -> BaseResponse:
     except WorkbookRejected as error:
         flash(f"The workbook with its errors marked cannot be written: {error}", "error")
         return redirect(url_for("imports.detail", run_id=run.id), code=303)
-    name = (run.filename or "workbook.xlsx").rsplit(".", 1)[0]
-    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=f"{name}-errors.xlsx")
+    name = "".join(char for char in base_name(run.filename or "") if unicodedata.category(char) != "Cc")
+    stem = name.rsplit(".", 1)[0] or "workbook"
+    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=f"{stem}-errors.xlsx")
+
+
+def base_name(filename: str) -> str:
+    """The file's own name, without the folders some browsers send with it (`C:\\Users\\...\\a.xlsx`) or that a
+    crafted request adds (`../../a.xlsx`); empty when nothing is left but dots. The name is only stored and shown
+    (the workbook is kept in the database), but it goes into a download's file name."""
+    name = re.split(r"[/\\]", filename)[-1].strip()
+    return name if name.strip(".") else ""
 
 
 def _reason(error: dict[str, str | None]) -> str:

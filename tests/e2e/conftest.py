@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.databases import create_postgresql_database, drop_postgresql_database
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.leaks import find_leaks, note_server_log, note_token_secret
 from tests.e2e.oidc import free_port, running_oidc_provider, stop_process, wait_until_answering
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,16 @@ class LivePortal:
     access_contact: str
     secret_key: str = field(repr=False)
     oidc_client_secret: str = field(repr=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def token_secrets_stay_out_of_the_logs() -> Iterator[None]:
+    """At the end of the run, once every server has stopped: no token secret made during the run (noted where it
+    is made) nor anything shaped like one is in the log of any gunicorn the suite started. Session-scoped and
+    autouse, so set up first and torn down last, after the servers; a leak fails the run (an error at teardown)."""
+    yield
+    leaks = find_leaks()
+    assert not leaks, "token secrets were written to the server logs:\n" + "\n".join(map(str, leaks))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -232,7 +243,7 @@ def running_gunicorn(port: int, env: dict[str, str], log_path: Path) -> Iterator
     its URL once /readyz answers 200, and stops it on exit. No gunicorn access log: the portal writes its own."""
     url = f"http://127.0.0.1:{port}"
     command = [str(BIN / "gunicorn"), *("--bind", f"127.0.0.1:{port}", "--workers", "2"), "portal:create_app()"]
-    with log_path.open("wb") as log:
+    with note_server_log(log_path).open("wb") as log:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
@@ -353,7 +364,7 @@ def ingest_token(portal_cli: Callable[..., str], role_accounts: RoleAccounts) ->
     output = portal_cli(
         *("tokens", "create", "--user", role_accounts.steward.login, "--name", "e2e-pusher", "--scope", "ingest")
     )
-    return output.strip().splitlines()[-1]
+    return note_token_secret(output.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="session")

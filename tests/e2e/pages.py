@@ -11,6 +11,8 @@ from urllib.parse import urlencode, urlsplit
 
 from playwright.sync_api import Download, Locator, Page, Response, expect
 
+from tests.e2e.leaks import note_token_secret
+
 CALLBACK_PATH = "/auth/callback"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -251,7 +253,7 @@ class TokensPage:
         self.expires_after.select_option(label=expires_after)
         self.create_button.click()
         expect(self.secret).to_be_visible()
-        return self.secret.input_value()
+        return note_token_secret(self.secret.input_value())
 
     def revoke(self, name: str) -> TokensPage:
         self.revoke_button(name).click()

@@ -6,12 +6,15 @@ import json
 import logging
 import re
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from flask import Flask
 
+from portal.auth.tokens import TOKEN_PATTERN, revoke
 from portal.core import logs
 from portal.core.access import PUBLIC, Scope
+from portal.core.models import utcnow
 from tests.unit.builders import make_application, make_token, make_user
 from tests.unit.conftest import CSRF_TOKEN
 
@@ -60,6 +63,42 @@ def test_a_token_caller_is_named_by_token_id_never_by_secret(anonymous_client, s
     [line] = [json.loads(text) for text in output.splitlines() if '"portal.request"' in text]
     assert line["user"] == f"token:{token.id}"
     assert secret not in output and secret[:12] not in output
+
+
+def refused_token(session, case: str) -> tuple[str, str]:
+    """(the secret of a token that `case` makes unusable, the API path to call with it)."""
+    if case == "unknown":
+        return "ref_abcdefgh_" + "x" * 43, "/api/v1/me"
+    token, secret = make_token(session, make_user(session, "log-script", "reader"), Scope.INGEST)
+    if case == "revoked":
+        revoke(token)
+    elif case == "expired":
+        token.expires_at = utcnow() - timedelta(seconds=1)
+    session.flush()
+    return secret, "/api/v1/applications" if case == "missing-scope" else "/api/v1/me"
+
+
+@pytest.mark.parametrize("case", ["unknown", "revoked", "expired", "missing-scope"])
+def test_a_refused_token_is_never_logged(anonymous_client, session, capsys, case):
+    secret, path = refused_token(session, case)
+    capsys.readouterr()
+    response = anonymous_client.get(path, headers={"Authorization": f"Bearer {secret}"})
+    output = capsys.readouterr().out
+    assert response.status_code in (401, 403)
+    [line] = [json.loads(text) for text in output.splitlines() if '"portal.request"' in text]
+    assert line["status"] == response.status_code
+    assert secret not in output and secret[13:] not in output  # nor its random part alone
+
+
+def test_creating_a_token_logs_its_public_prefix_never_its_secret(client, session, capsys):
+    capsys.readouterr()
+    page = client.post(
+        "/account/tokens", data={"name": "nightly", "scope": "read", "csrf_token": CSRF_TOKEN, "expires_in_days": "30"}
+    ).get_data(as_text=True)
+    output = capsys.readouterr().out
+    secret = TOKEN_PATTERN.search(page).group(0)  # type: ignore[union-attr]
+    assert f"API token {secret[:12]} created by test-reader" in output
+    assert secret not in output and secret[13:] not in output  # nor its random part alone
 
 
 def test_the_query_string_is_never_logged(anonymous_client, capsys):

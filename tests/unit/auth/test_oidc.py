@@ -16,6 +16,7 @@ from portal.auth import oidc
 from portal.auth.oidc import Identity, SignInError
 from portal.core.access import Role
 from tests.unit.builders import make_user
+from tests.unit.conftest import CSRF_TOKEN, sign_in_as
 
 ISSUER = "https://sso.bank.example/realms/bank"
 # Nothing listens on the discard port: discovery fails at once, as with a provider that is down.
@@ -107,6 +108,25 @@ def test_callback_signs_in_and_lands_on_the_page_first_asked_for(sso_browser, se
     assert response.headers["Location"] == "/?q=bca"
     me = sso_browser.get("/api/v1/me").get_json()
     assert (me["login"], me["role"], me["display_name"]) == ("alice", "admin", "Alice Martin")
+
+
+def test_callback_starts_a_new_session_and_the_cookie_from_before_opens_nothing(
+    oidc_app, sso_browser, session, monkeypatch
+):
+    """Session fixation through single sign-on: the browser was signed in (a planted cookie, or a session of
+    another account) with a CSRF token of its own; after the callback, a copy of that cookie opens nothing and
+    the CSRF token is new."""
+    monkeypatch.setattr(oidc, "identity_from_callback", lambda: identity())
+    sign_in_as(sso_browser, session, make_user(session, "mallory"))
+    thief = oidc_app.test_client()
+    thief.set_cookie("referentiel_session", sso_browser.get_cookie("referentiel_session").value)
+
+    assert sso_browser.get("/auth/callback?code=c&state=s").status_code == 302
+
+    assert sso_browser.get("/api/v1/me").get_json()["login"] == "alice"
+    with sso_browser.session_transaction() as flask_session:
+        assert flask_session.get("csrf_token") != CSRF_TOKEN
+    assert thief.get("/api/v1/me").status_code == 401
 
 
 def test_user_in_no_mapped_group_gets_a_403_that_says_whom_to_ask(sso_browser, session, monkeypatch):

@@ -154,6 +154,57 @@ def test_deactivation_by_an_admin_ends_the_users_sessions(app, session, login_as
     assert session.scalar(select(func.count()).select_from(LoginSession).where(LoginSession.user_id == user.id)) == 0
 
 
+def copy_of(app, browser):
+    """A second browser holding a copy of `browser`'s session cookie, as a thief who lifted it would."""
+    thief = app.test_client()
+    thief.set_cookie("referentiel_session", browser.get_cookie("referentiel_session").value)
+    return thief
+
+
+def test_sign_in_changes_the_session_cookie_and_the_one_from_before_opens_nothing(app, anonymous_client, session):
+    """Session fixation: a cookie planted before sign-in (or seen on the sign-in page) is not signed in after."""
+    make_user(session, "alice", password=PASSWORD)
+    anonymous_client.get("/auth/login")
+    planted = anonymous_client.get_cookie("referentiel_session").value
+    thief = copy_of(app, anonymous_client)
+
+    post_login(anonymous_client, "alice", PASSWORD)
+
+    assert anonymous_client.get_cookie("referentiel_session").value != planted
+    assert anonymous_client.get("/api/v1/me").get_json()["login"] == "alice"
+    assert thief.get("/api/v1/me").status_code == 401
+
+
+def test_signing_in_again_ends_the_previous_session_for_every_copy_of_its_cookie(app, anonymous_client, session):
+    make_user(session, "alice", password=PASSWORD)
+    make_user(session, "bob", password=PASSWORD)
+    post_login(anonymous_client, "alice", PASSWORD)
+    thief = copy_of(app, anonymous_client)
+    token = csrf_of(anonymous_client.get("/account/tokens").get_data(as_text=True))
+
+    response = anonymous_client.post("/auth/login", data={"login": "bob", "password": PASSWORD, "csrf_token": token})
+
+    assert response.status_code == 303
+    assert anonymous_client.get("/api/v1/me").get_json()["login"] == "bob"
+    assert thief.get("/api/v1/me").status_code == 401
+    assert session.scalar(select(func.count()).select_from(LoginSession)) == 1
+
+
+def test_deactivation_ends_every_copy_of_the_cookie_for_good(app, session, login_as):
+    """The login sessions are deleted, not only refused while the account is inactive: reactivating it does not
+    revive a copied cookie."""
+    user = make_user(session, "leaver")
+    thief = copy_of(app, sign_in_as(app.test_client(), session, user))
+    admin = login_as("admin")
+
+    admin.post(f"/admin/users/{user.id}", data={"role": "reader", "active": "0", "csrf_token": CSRF_TOKEN})
+    refused = thief.get("/api/v1/me").status_code
+    admin.post(f"/admin/users/{user.id}", data={"role": "reader", "active": "1", "csrf_token": CSRF_TOKEN})
+
+    assert refused == 401
+    assert thief.get("/api/v1/me").status_code == 401
+
+
 def test_admin_changes_a_role(session, login_as):
     user = make_user(session, "bob")
     admin = login_as("admin")
