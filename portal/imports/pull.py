@@ -311,7 +311,7 @@ def dig(document: Any, path: str | None) -> Any:
     for part in path.split("."):
         if isinstance(value, dict):
             value = value.get(part)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, list) and part.isascii() and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
             return None
@@ -569,7 +569,7 @@ def _check_status(response: requests.Response, deadline: float) -> None:
 def _retry_after(response: requests.Response) -> float | None:
     """Retry-After in seconds; its date form is rare from APIs and falls back to the backoff."""
     value = response.headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() else None
+    return float(value) if value.isascii() and value.isdigit() else None  # not "²", which int() refuses
 
 
 def _read(response: requests.Response, deadline: float, limit: int, truncate: bool = False) -> bytes:

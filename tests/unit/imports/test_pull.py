@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from portal.applications.models import Application
 from portal.changes.models import Change
 from portal.imports.models import ImportRow, ImportRun
-from portal.imports.pull import Fetcher, PullConfig, SyncFailed, sync
+from portal.imports.pull import Fetcher, PullConfig, SyncFailed, dig, sync
 from portal.imports.runs import Actor
 from portal.sources.models import Source, SourceRecord
 from tests.unit.builders import make_source
@@ -394,8 +394,9 @@ def test_a_field_the_api_stops_giving_is_withdrawn(session, api):
         (Reply.json({}, status=429, Retry_After="7"), [7.0]),
         (Reply.json({}, status=429, Retry_After="3600"), [60.0]),
         (Reply.json({}, status=503), [0.5]),
+        (Reply.json({}, status=429, Retry_After="\u00b2"), [0.5]),
     ],
-    ids=["retry-after", "retry-after-capped", "backoff"],
+    ids=["retry-after", "retry-after-capped", "backoff", "retry-after-not-ascii-digits"],
 )
 def test_a_retry_waits_as_the_api_asks_within_a_cap(api, first, pauses):
     api.script("/apps", first, Reply.json([item("ABC", "Alpha")]))
@@ -406,6 +407,11 @@ def test_a_retry_waits_as_the_api_asks_within_a_cap(api, first, pauses):
 
     assert waited == pauses
     assert len(pulled.records) == 1
+
+
+@pytest.mark.parametrize("path", ["owners.\u00b2", "owners.5", "owners.x.login"])
+def test_a_path_that_leads_nowhere_digs_up_nothing(path):
+    assert dig({"owners": [{"login": "jdoe"}]}, path) is None
 
 
 def test_the_backoff_doubles_at_each_retry(api):
