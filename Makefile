@@ -10,6 +10,8 @@ SIZE ?= S
 # The embedded default: an SQLite file under instance/, and a secret key generated once for this checkout.
 export PORTAL_DATABASE_URL ?= sqlite:///$(CURDIR)/instance/referentiel.db
 SECRET_FILE := instance/secret_key
+# Processes running the unit tests (pytest-xdist): one per core of the CI machine.
+UNIT_WORKERS ?= 2
 
 .PHONY: help install run test lint format unit fuzz e2e vendor bench bench-import clean
 
@@ -67,7 +69,7 @@ format: install
 # Every unit test runs on SQLite and on the PostgreSQL server (a throwaway database per run).
 # pytest exits 5 when it collected nothing: that fails the target like any other non-zero status.
 unit: install
-	$(BIN)/pytest tests/unit -p no:cacheprovider -q $(UNIT_REPORTS)
+	$(BIN)/pytest tests/unit -p no:cacheprovider -q -n $(UNIT_WORKERS) $(UNIT_REPORTS)
 
 # The npm packages of the end-to-end tests (the loopback OpenID Connect provider); re-run when the lock changes.
 node_modules/.installed: package.json package-lock.json
