@@ -14,7 +14,6 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import pytest
@@ -30,12 +29,7 @@ from portal.extensions import build_engine, db
 from portal.migrate import upgrade
 from tests.databases import create_postgresql_database, drop_postgresql_database
 from tests.unit.builders import (
-    add_stakeholder,
-    make_application,
-    make_entity,
-    make_environment,
-    make_interface,
-    make_person,
+    make_documented_referential,
     make_source,
     make_token,
     make_user,
@@ -135,31 +129,7 @@ def seeded(app: Flask) -> Referential:
 
 def seed_referential(session: Session) -> None:
     """What the document's examples name (BCA, DSI-PAY, jdupont, nifi...), so that fuzzed reads find content."""
-    group = make_entity(session, "DSI", "Direction des Systèmes d'Information", kind="division")
-    team = make_entity(session, "DSI-PAY", "Paiements", kind="department", parent=group)
-    make_entity(session, "DSI-PAY-CARD", "Cartes", parent=team)
-    bca = make_application(
-        session,
-        "BCA",
-        "Banque de Compensation Automatisée",
-        entity=team,
-        description="Compensation interbancaire",
-        criticality="critical",
-        go_live_date=date(2015, 3, 2),
-        tags="paiement, sepa",
-        documentation_url="https://wiki.bank.example/bca",
-    )
-    bca2 = make_application(session, "BCA2", "Banque de Compensation v2", entity=team, status="build")
-    xyz = make_application(session, "XYZ", "Gestion des habilitations", status="retired")
-    add_stakeholder(session, bca, make_person(session, "jdupont", "Jean Dupont", entity=team), "owner")
-    add_stakeholder(session, bca, make_person(session, "mmartin", "Marie Martin"), "support")
-    production = make_environment(
-        session, bca, "prod", url="https://bca.intranet.bank.example", servers=("par-lx-bca-p01",)
-    )
-    production.components[0].attributes = {"ip": "10.0.0.1"}
-    make_environment(session, bca, "uat")
-    make_interface(session, bca, bca2, protocol="SFTP", frequency="daily", middleware="CFT")
-    make_interface(session, xyz, bca, protocol="REST")
+    make_documented_referential(session)
     make_source(session, PUSH_SOURCE, kind="push", precedence=60, description="NiFi flow from the CMDB")
     make_source(session, "crm", kind="push", precedence=40)
     make_source(session, "workbooks", kind="excel", precedence=40)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -83,6 +83,40 @@ def make_interface(
 def reindex(session: Session) -> None:
     rebuild(session)
     session.flush()
+
+
+def make_documented_referential(session: Session) -> dict[str, Application]:
+    """What the OpenAPI document's examples name (DSI-PAY, BCA, BCA2, XYZ, jdupont, mmartin...), with optional
+    members both present and absent: the document's tests and the API fuzz read it. Returns the applications."""
+    group = make_entity(session, "DSI", "Direction des Systèmes d'Information", kind="division")
+    team = make_entity(session, "DSI-PAY", "Paiements", kind="department", parent=group)
+    make_entity(session, "DSI-PAY-CARD", "Cartes", parent=team)
+    bca = make_application(
+        session,
+        "BCA",
+        "Banque de Compensation Automatisée",
+        entity=team,
+        description="Compensation interbancaire",
+        criticality="critical",
+        go_live_date=date(2015, 3, 2),
+        tags="paiement, sepa",
+        documentation_url="https://wiki.bank.example/bca",
+    )
+    bca2 = make_application(session, "BCA2", "Banque de Compensation v2", entity=team, status="build")
+    xyz = make_application(session, "XYZ", "Gestion des habilitations", status="retired")
+    owner = make_person(session, "jdupont", "Jean Dupont", entity=team)
+    support = make_person(session, "mmartin", "Marie Martin")
+    support.email = None  # make_person always sets an email
+    add_stakeholder(session, bca, owner, "owner")
+    add_stakeholder(session, bca, support, "support")
+    production = make_environment(
+        session, bca, "prod", url="https://bca.intranet.bank.example", servers=("par-lx-bca-p01",)
+    )
+    production.components[0].attributes = {"ip": "10.0.0.1"}
+    make_environment(session, bca, "uat")
+    make_interface(session, bca, bca2, protocol="SFTP", frequency="daily", middleware="CFT")
+    make_interface(session, xyz, bca, protocol="REST")
+    return {"BCA": bca, "BCA2": bca2, "XYZ": xyz}
 
 
 def make_user(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, replace
-from datetime import date
 from typing import Any
 
 import pytest
@@ -36,12 +35,7 @@ from portal.people.models import STAKEHOLDER_ROLES
 from portal.people.queries import PersonFilters
 from tests.openapi import without_fields
 from tests.unit.builders import (
-    add_stakeholder,
-    make_application,
-    make_entity,
-    make_environment,
-    make_interface,
-    make_person,
+    make_documented_referential,
     make_source,
     make_token,
     make_user,
@@ -267,34 +261,7 @@ TIMESTAMPED_EXAMPLES = [
 @pytest.fixture
 def referential(session):
     """Every kind of object, with optional members both present and absent."""
-    group = make_entity(session, "DSI", "Direction des Systèmes d'Information", kind="division")
-    team = make_entity(session, "DSI-PAY", "Paiements", kind="department", parent=group)
-    make_entity(session, "DSI-PAY-CARD", "Cartes", parent=team)
-    bca = make_application(
-        session,
-        "BCA",
-        "Banque de Compensation Automatisée",
-        entity=team,
-        description="Compensation interbancaire",
-        criticality="critical",
-        go_live_date=date(2015, 3, 2),
-        tags="paiement, sepa",
-        documentation_url="https://wiki.bank.example/bca",
-    )
-    bca2 = make_application(session, "BCA2", "Banque de Compensation v2", entity=team, status="build")
-    xyz = make_application(session, "XYZ", "Gestion des habilitations", status="retired")
-    owner = make_person(session, "jdupont", "Jean Dupont", entity=team)
-    support = make_person(session, "mmartin", "Marie Martin")
-    support.email = None  # make_person always sets an email
-    add_stakeholder(session, bca, owner, "owner")
-    add_stakeholder(session, bca, support, "support")
-    production = make_environment(
-        session, bca, "prod", url="https://bca.intranet.bank.example", servers=("par-lx-bca-p01",)
-    )
-    production.components[0].attributes = {"ip": "10.0.0.1"}
-    make_environment(session, bca, "uat")
-    make_interface(session, bca, bca2, protocol="SFTP", frequency="daily", middleware="CFT")
-    make_interface(session, xyz, bca, protocol="REST")
+    make_documented_referential(session)
     ids = sources_and_runs(session)
     reindex(session)
     # Answers must show what the database gives back, not the objects this session still holds.
