@@ -13,7 +13,7 @@ SECRET_FILE := instance/secret_key
 # Processes running the unit tests (pytest-xdist): one per core of the CI machine.
 UNIT_WORKERS ?= 2
 
-.PHONY: help install run test lint format unit fuzz e2e vendor bench bench-import clean
+.PHONY: help install run test lint format unit fuzz e2e vendor bench bench-import bench-load clean
 
 help:
 	@echo "make run     serve the portal with demo data on http://$(HOST):$(PORT)"
@@ -92,11 +92,16 @@ fuzz: install
 	FUZZ_RANDOM_SEED=1 FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-1000} $(BIN)/pytest tests/fuzz -p no:cacheprovider -q
 
 bench: install
-	$(BIN)/python bench/search --size $(SIZE)
+	$(BIN)/python bench/search_bench.py --size $(SIZE)
 
 # Import benchmark: a workbook of SIZE into an empty PostgreSQL, dry run + apply, re-import, 20,000 pushed records.
 bench-import: install
 	$(BIN)/python bench/import_bench.py --size $(SIZE)
+
+# Sustained load: 5 minutes from 32 connections (searches, pages, htmx fragments, exports, pushes) against gunicorn
+# and a throwaway copy of the SIZE dataset; zero errors and flat worker memory. Not part of `make test`.
+bench-load: install
+	$(BIN)/python bench/load_bench.py --size $(SIZE)
 
 # ---- Delivery: the image, the Kubernetes manifests and the pipeline (docs/deploy.md) ----
 
