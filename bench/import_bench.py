@@ -29,7 +29,15 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.search_bench import ADMIN_URL, _flask, _portal_env, ensure_dataset, log, start_server  # noqa: E402
+from bench.search_bench import (  # noqa: E402
+    ADMIN_URL,
+    _flask,
+    _portal_env,
+    account_token,
+    ensure_dataset,
+    log,
+    start_server,
+)
 
 CACHE = ROOT / "bench" / ".cache"
 TARGETS = {"import_s": 20.0, "memory_mb": 400, "reimport_s": 10.0, "push_s": 20.0}
@@ -182,9 +190,9 @@ def import_once(url: str, path: Path) -> dict:
 
 def empty_database(name: str) -> str:
     url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    drop_database(name)
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     subprocess.run([_flask(), "--app", "portal", "db", "upgrade"], env=_portal_env(url), check=True, cwd=ROOT)
@@ -199,43 +207,15 @@ def drop_database(name: str) -> None:
 
 
 def ingest_token(url: str) -> str:
-    environment = _portal_env(url)
-    flask = [_flask(), "--app", "portal"]
+    """An ingest token of a steward for the push source `nifi` (created here)."""
     subprocess.run(
-        [*flask, "users", "create", "bench-nifi", "--role", "steward", "--no-password"],
-        env=environment,
+        [_flask(), "--app", "portal", "sources", "create", "nifi", "--kind", "push"],
+        env=_portal_env(url),
         cwd=ROOT,
         check=True,
         capture_output=True,
     )
-    subprocess.run(
-        [*flask, "sources", "create", "nifi", "--kind", "push"],
-        env=environment,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    created = subprocess.run(
-        [
-            *flask,
-            "tokens",
-            "create",
-            "--user",
-            "bench-nifi",
-            "--name",
-            "bench",
-            "--scope",
-            "ingest",
-            "--expires-in-days",
-            "1",
-        ],
-        env=environment,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return created.stdout.strip()
+    return account_token(url, "bench-nifi", "steward", "ingest")
 
 
 def measure_push(url: str, dataset_url: str, port: int) -> dict:

@@ -118,18 +118,22 @@ def _portal_env(url: str, redis_url: str = "") -> dict[str, str]:
 
 def bench_token(url: str) -> str:
     """A read token of a bench account, so that the load passes the same access check as scripts do."""
+    return account_token(url, "bench-script", "reader", "read")
+
+
+def account_token(url: str, login: str, role: str, scope: str) -> str:
+    """A one-day token of `scope` for the account `login` (created with `role` unless it exists already)."""
     environment = _portal_env(url)
     flask = [_flask(), "--app", "portal"]
     # Exits non-zero when the account exists already (from an earlier run): that is fine.
     subprocess.run(
-        [*flask, "users", "create", "bench-script", "--role", "reader", "--no-password"],
+        [*flask, "users", "create", login, "--role", role, "--no-password"],
         env=environment,
         cwd=ROOT,
         capture_output=True,
     )
-    create_token = ["tokens", "create", "--user", "bench-script", "--name", "bench", "--scope", "read"]
     created = subprocess.run(
-        [*flask, *create_token, "--expires-in-days", "1"],
+        [*flask, "tokens", "create", "--user", login, "--name", "bench", "--scope", scope, "--expires-in-days", "1"],
         env=environment,
         cwd=ROOT,
         capture_output=True,
