@@ -605,18 +605,22 @@ class Merge:
     def _check_references(self, object_type: ObjectType, statements: list[Statement]) -> None:
         """Every code, login, trigram and environment a statement names must exist (or be created before it)."""
         name = object_type.name
-        if name in ("environment", "component", "stakeholder", "interface"):
-            trigrams = {s.key[0] for s in statements} | {s.key[1] for s in statements if name == "interface"}
-            self.refs.load_applications(trigrams)
-        if name == "stakeholder":
-            self.refs.load_people(s.key[1] for s in statements)
-        if name == "component":
-            self.refs.load_environments(s.key[0] for s in statements)
+        self._load_references(name, [statement.key for statement in statements])
         if name == "entity":
             # A parent may come in the same run, in any order (a row further down the sheet).
             self.planned.setdefault("entity", set()).update(s.key for s in statements)
         for statement in statements:
             self._check_statement_references(object_type, statement)
+
+    def _load_references(self, object_type: str, keys: list[Key]) -> None:
+        """The ids of the applications, people and environments these keys name (entities are all loaded)."""
+        if object_type in ("environment", "component", "stakeholder", "interface"):
+            targets = {key[1] for key in keys} if object_type == "interface" else set()
+            self.refs.load_applications({key[0] for key in keys} | targets)
+        if object_type == "stakeholder":
+            self.refs.load_people(key[1] for key in keys)
+        if object_type == "component":
+            self.refs.load_environments(key[0] for key in keys)
 
     def _check_statement_references(self, object_type: ObjectType, statement: Statement) -> None:
         key, values = statement.key, statement.values
@@ -648,15 +652,7 @@ class Merge:
         """Load the ids of the objects a plan's writes point at, as planning does (`_check_references`):
         for a plan kept by a dry run and loaded again, which this merge did not make."""
         for name, type_plan in plan.types.items():
-            keys = [*type_plan.creates, *type_plan.updates]
-            if name in ("environment", "component", "stakeholder"):
-                self.refs.load_applications(key[0] for key in keys)
-            if name == "interface":
-                self.refs.load_applications([*(key[0] for key in keys), *(key[1] for key in keys)])
-            if name == "stakeholder":
-                self.refs.load_people(key[1] for key in keys)
-            if name == "component":
-                self.refs.load_environments(key[0] for key in keys)
+            self._load_references(name, [*type_plan.creates, *type_plan.updates])
 
     def apply(self, plan: Plan, partial: bool = False, statements_made: bool = True) -> int:
         """Write the plan (skipping records in error, which `partial` must allow); returns the audit rows written.
