@@ -18,6 +18,7 @@ from portal.core.bulk import insert_rows
 from portal.core.models import utcnow
 from portal.imports.merge import Merge, Plan, Progress, Statement, no_progress
 from portal.imports.models import ImportRow, ImportRun
+from portal.imports.plans import load_plan
 from portal.sources.models import Source
 
 # A run whose heartbeat is older than this belongs to a process that died.
@@ -134,12 +135,13 @@ def execute(
     return plan
 
 
-def apply_plan(
-    session: Session, run: ImportRun, plan: Plan, *, partial: bool = False, progress: Progress = no_progress
+def apply_kept_plan(
+    session: Session, run: ImportRun, *, partial: bool = False, progress: Progress = no_progress
 ) -> None:
-    """Write a plan made earlier (a dry run's, loaded by `plans.load_plan`), as `execute` writes the one it
-    makes. The caller holds the source's lock since before it checked that the plan still holds."""
+    """Write the plan the run's dry run kept (`plans.dump_plan`), as `execute` writes the one it makes. The
+    caller holds the source's lock since before it checked that the plan still holds."""
     merge = _merge_for(session, run, progress)
+    plan = load_plan(run.plan_data or b"", run.source, merge.sources, run.counts)
     merge.load_references(plan)
     _apply(session, run, merge, plan, partial, keep_rows=False)
 

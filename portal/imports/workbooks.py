@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from portal.core.collector import collections_paused
@@ -25,8 +25,8 @@ from portal.core.models import utcnow
 from portal.extensions import db
 from portal.imports.excel import WorkbookRejected, check_file, read_workbook
 from portal.imports.models import ImportRun
-from portal.imports.plans import dump_plan, load_plan, referential_version
-from portal.imports.runs import Actor, PlanHasErrors, apply_plan, execute, finish, lock_source, open_run
+from portal.imports.plans import dump_plan, referential_version
+from portal.imports.runs import Actor, PlanHasErrors, apply_kept_plan, execute, finish, lock_source, open_run
 from portal.sources.models import Source
 
 log = logging.getLogger(__name__)
@@ -112,9 +112,7 @@ def apply(session: Session, run: ImportRun, progress: Callable[[str, int, int], 
     lock_source(session, run.source)  # from here on, no run of this source can change what the plan read
     if run.plan_data and run.plan_version == referential_version(session, run):
         progress("writing", 0, 1)
-        sources = {source.id: source for source in session.scalars(select(Source))}
-        plan = load_plan(run.plan_data, run.source, sources, run.counts)
-        apply_plan(session, run, plan, partial=partial, progress=progress)
+        apply_kept_plan(session, run, partial=partial, progress=progress)
     else:
         parsed = read_workbook(run.file_data or b"", current_app.config["IMPORT_MAX_ROWS"])
         snapshot = bool(run.options.get("snapshot"))

@@ -36,7 +36,8 @@ def test_a_small_refresh_leaves_its_entries_pending_for_autovacuum(session):
 
     refresh_applications(session, [application.id])
 
-    if session.get_bind().dialect.name == "postgresql":
+    assert session.scalar(text("SELECT count(*) FROM search_document WHERE trigram = 'SML'")) == 1
+    if session.get_bind().dialect.name == "postgresql":  # SQLite's full-text tables have no pending list
         assert any(pending_pages(session, name) > 0 for name in GIN_INDEXES)
 
 
