@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from flask import Response, current_app, request
 from sqlalchemy import Select
@@ -22,28 +20,12 @@ LIST_PARAMETERS = ("page", "page_size", "fields")
 
 
 def lowercase_args(args: MultiDict[str, str]) -> MultiDict[str, str]:
-    """Query arguments with lowercase names (`Trigram=Bca` and `trigram=Bca` mean the same), values checked.
-
-    Raises `ApiError` (400) for a value that was not valid UTF-8 or that holds control characters.
-    """
-    check_query_string_encoding()
+    """Query arguments with lowercase names (`Trigram=Bca` and `trigram=Bca` mean the same). Every request's
+    query string was checked before any view (text that is not UTF-8, control characters: core/inputs.py)."""
     result: MultiDict[str, str] = MultiDict()
     for name, value in args.items(multi=True):
-        check_text(name, value)
         result.add(name.strip().lower(), value)
     return result
-
-
-def check_query_string_encoding() -> None:
-    """Refuse a query string whose bytes are not UTF-8 (Werkzeug would keep them percent-encoded)."""
-    for pair in request.query_string.split(b"&"):
-        raw_name, _, raw_value = pair.partition(b"=")
-        try:
-            unquote_to_bytes(raw_name.replace(b"+", b" ")).decode("utf-8")
-            unquote_to_bytes(raw_value.replace(b"+", b" ")).decode("utf-8")
-        except UnicodeDecodeError:
-            name = unquote_to_bytes(raw_name).decode("utf-8", errors="replace")
-            raise ApiError(400, f"Parameter {name[:40]!r} is not valid UTF-8 text.") from None
 
 
 def search_text(args: MultiDict[str, str], max_length: int) -> str:
@@ -52,12 +34,6 @@ def search_text(args: MultiDict[str, str], max_length: int) -> str:
     if len(q) > max_length:
         raise ApiError(400, f"q must be at most {max_length} characters, got {len(q)}.")
     return q
-
-
-def check_text(name: str, value: str) -> None:
-    """Refuse control characters (bytes that are not UTF-8 are refused before, by the query string)."""
-    if any(unicodedata.category(char) == "Cc" for char in value + name):
-        raise ApiError(400, f"Parameter {name[:40]!r} contains control characters, which are not allowed.")
 
 
 def reject_unknown(args: MultiDict[str, str], allowed: Iterable[str]) -> None:

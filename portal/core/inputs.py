@@ -5,8 +5,7 @@ Werkzeug never refuses such input: it keeps the bytes of a bad query string or u
 through, which PostgreSQL then refuses (a 500). So each is refused here with a 400 that names the parameter:
 problem+json on the API, an error page (or fragment) in the portal.
 
-- The path and the query string hold no control character at all (no valid URL does; the API's own checks
-  refuse the same, with the same words).
+- The path and the query string hold no control character at all (no valid URL does).
 - Form fields may hold tabs and line breaks (a text area), but no other control character, as the import
   schema refuses for every value.
 - An urlencoded form is read whole to be checked: it is refused (413) beyond `MAX_FORM_MEMORY_SIZE`, the limit
@@ -23,7 +22,6 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, current_app, request
 from werkzeug.routing import IntegerConverter, Map
 
-from portal.core.api import check_query_string_encoding, check_text
 from portal.core.errors import ApiError, is_api_request
 
 FORM = "application/x-www-form-urlencoded"
@@ -64,9 +62,7 @@ def check_url_and_urlencoded_form() -> None:
     if any(unicodedata.category(char) == "Cc" for char in request.path):
         # A NUL in a key would reach the database (PostgreSQL refuses it); no valid URL holds one.
         raise ApiError(400, "The URL path contains control characters, which are not allowed.")
-    check_query_string_encoding()
-    for name, value in request.args.items(multi=True):
-        check_text(name, value)
+    _check_query_string()
     # The API takes no form: a JSON body sent with curl's default type (`curl -d @batch.json`) is read as it is.
     if request.mimetype == FORM and not is_api_request():
         _check_urlencoded_form()
@@ -84,6 +80,18 @@ def check_multipart_form() -> None:
         filename = upload.filename or ""
         if REPLACEMENT_CHARACTER in filename or any(unicodedata.category(char) == "Cc" for char in filename):
             raise ApiError(400, f"The name of the file sent as {_shown(name)} is not valid text: rename the file.")
+
+
+def _check_query_string() -> None:
+    """Raises `ApiError` (400) for a parameter whose bytes are not UTF-8 (Werkzeug would keep them
+    percent-encoded) or that holds control characters."""
+    for pair in request.query_string.split(b"&"):
+        raw_name, _, raw_value = pair.partition(b"=")
+        if _decoded(raw_name) is None or _decoded(raw_value) is None:
+            raise ApiError(400, f"Parameter {_shown(_lenient(raw_name))} is not valid UTF-8 text.")
+    for name, value in request.args.items(multi=True):
+        if any(unicodedata.category(char) == "Cc" for char in value + name):
+            raise ApiError(400, f"Parameter {_shown(name)} contains control characters, which are not allowed.")
 
 
 def _check_urlencoded_form() -> None:

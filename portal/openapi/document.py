@@ -41,7 +41,7 @@ PROBLEM_JSON = "application/problem+json"
 MAX_PAGE = 1_000_000
 # `ApplicationFilters.from_args` refuses a longer `trigram` filter.
 TRIGRAM_MAX_LENGTH = 7
-# What the input checks let through (`core.api.check_text`, and the path's): no character of category Cc.
+# What the input checks let through (`core/inputs.py`, on the query string and the path): no character of category Cc.
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
 # `imports.api.push` refuses a longer `Idempotency-Key`.
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
@@ -726,7 +726,7 @@ def query(
     name: str, schema: dict[str, Any], description: str, example: Any = None, required: bool = False
 ) -> dict[str, Any]:
     if schema.get("type") == "string" and "enum" not in schema and "pattern" not in schema:
-        # Every endpoint refuses a parameter holding control characters (`core.api.check_text`).
+        # Every endpoint refuses a parameter holding control characters (`core/inputs.py`).
         schema = {**schema, "pattern": NO_CONTROL_CHARACTERS}
     parameter: dict[str, Any] = {"name": name, "in": "query", "description": description, "schema": schema}
     if required:
