@@ -13,13 +13,14 @@ SECRET_FILE := instance/secret_key
 # Processes running the unit tests (pytest-xdist): one per core of the CI machine.
 UNIT_WORKERS ?= 2
 
-.PHONY: help install run test lint format unit fuzz e2e vendor bench bench-import bench-load clean
+.PHONY: help install run test lint format unit fuzz e2e faults vendor bench bench-import bench-load clean
 
 help:
 	@echo "make run     serve the portal with demo data on http://$(HOST):$(PORT)"
 	@echo "make test    lint + unit tests on SQLite and PostgreSQL + end-to-end tests in Chromium"
 	@echo "make fuzz    a long schemathesis run against the API (make fuzz-ci: the bounded one of make test)"
 	@echo "make e2e     end-to-end tests only (gunicorn, PostgreSQL, Redis, a real OpenID Connect provider)"
+	@echo "make faults  the database stopped under load and mid-write, a worker killed, the identity provider down"
 	@echo "make lint    ruff, mypy and bandit"
 	@echo "make delivery     hadolint, shellcheck, kubernetes-validate and checkov on k8s/, npm-groovy-lint (docs/deploy.md)"
 	@echo "make container-check  the container image's install, migration and start, without a container engine"
@@ -54,7 +55,7 @@ run: install $(SECRET_FILE)
 	$(WITH_SECRET) PORTAL_LOG_FORMAT=$${PORTAL_LOG_FORMAT:-text} PORTAL_BIND=$(HOST):$(PORT) $(BIN)/gunicorn --config python:portal.gunicorn_config 'portal:create_app()'
 
 # The same targets as the pipeline's stages (Jenkinsfile), in the same order.
-test: setup lint delivery unit-ci fuzz-ci container-check e2e-ci
+test: setup lint delivery unit-ci fuzz-ci container-check faults e2e-ci
 
 lint: install
 	$(BIN)/ruff check portal tests bench migrations deploy .ci
@@ -87,6 +88,13 @@ vendor: node_modules/.installed
 # provider, all started by tests/e2e/conftest.py. Screenshots of failing tests land in test-results/.
 e2e: install node_modules/.installed
 	$(BIN)/pytest tests/e2e -p no:cacheprovider -q --screenshot only-on-failure --output test-results $(E2E_REPORTS)
+
+# Faults against real processes the tests start (tests/faults): a PostgreSQL cluster of their own (initdb, run as the
+# postgres user, on a free port), gunicorn with the image's command and configuration, the OpenID Connect provider.
+# PostgreSQL stopped under load and in the middle of an apply and of a push, a worker killed mid-request, the provider
+# down; the figures are printed at the end (docs/reliability.md), JUnit XML goes to build/reports. Under a minute.
+faults: install node_modules/.installed
+	$(BIN)/pytest tests/faults -p no:cacheprovider -q --junitxml=$(REPORTS)/faults.xml
 
 fuzz: install
 	FUZZ_RANDOM_SEED=1 FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-1000} $(BIN)/pytest tests/fuzz -p no:cacheprovider -q

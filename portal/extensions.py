@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -108,10 +109,22 @@ class Database:
         return self._factory()
 
     def remove_session(self) -> None:
-        self._registry.remove()
+        """End the current session. A connection the database dropped meanwhile (it stopped or restarted after the
+        request's own work) cannot even be rolled back: it is discarded, rather than failing a finished request."""
+        if not self._registry.registry.has():
+            return
+        session = self._registry()
+        try:
+            session.close()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            session.invalidate()
+        finally:
+            self._registry.remove()
 
     def _remove_session(self, _exception: BaseException | None) -> None:
-        self._registry.remove()
+        self.remove_session()
 
 
 db = Database()

@@ -91,8 +91,13 @@ def redirect_to_provider(redirect_uri: str) -> Any:
 
     Raises `SignInError` (503) when the provider's discovery document cannot be fetched.
     """
+    client = _client()
+    # The discovery document is fetched again at every sign-in (one small request), not kept from the first one
+    # (authlib keeps it until `_loaded_at` goes): a provider that went down since is explained on the sign-in
+    # page, instead of the browser being sent to an address that does not answer.
+    client.server_metadata.pop("_loaded_at", None)
     try:
-        return _client().authorize_redirect(redirect_uri)
+        return client.authorize_redirect(redirect_uri)
     except (RequestException, ValueError) as error:
         raise _unreachable(error) from None
 

@@ -95,7 +95,8 @@ def register_error_handlers(app: Flask) -> None:
 
         db.session.rollback()
         log.exception("unhandled error (request id %s)", g.get("request_id", "-"))
-        if _is_database_unavailable(error):
+        if is_database_unavailable(error):
+            _forget_the_caller()
             return error_response(503, "The database is not reachable right now. Try again in a few seconds.")
         if current_app.config.get("PROPAGATE_EXCEPTIONS"):
             raise error
@@ -107,7 +108,23 @@ def register_error_handlers(app: Flask) -> None:
         )
 
 
-def _is_database_unavailable(error: Exception) -> bool:
-    from sqlalchemy.exc import DBAPIError
+def _forget_the_caller() -> None:
+    """Answer the rest of the request as to an anonymous caller. The signed-in user lives in the database that just
+    failed: the page's header and the request log would load it again (or refresh it, the rollback having expired
+    it), fail the same way, and turn the 503 into a bare 500."""
+    from flask_login import AnonymousUserMixin
 
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated or "could not connect" in str(error))
+    g._login_user = AnonymousUserMixin()  # where flask-login keeps the user of the request
+
+
+def is_database_unavailable(error: Exception) -> bool:
+    """The database cannot be reached: a connection was lost (the server stopped, or ended the session), or none
+    could be opened (refused, timed out, the server starting up or shutting down)."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if not isinstance(error, DBAPIError):
+        return False
+    # SQLAlchemy names no statement for an error raised while it opened the connection. (libpq's "could not
+    # connect" of old is "connection to server ... failed" since PostgreSQL 14: a message is no test.)
+    opening = isinstance(error, OperationalError) and error.statement is None
+    return bool(error.connection_invalidated or opening)

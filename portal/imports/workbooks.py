@@ -21,12 +21,22 @@ from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from portal.core.collector import collections_paused
+from portal.core.errors import is_database_unavailable
 from portal.core.models import utcnow
 from portal.extensions import db
 from portal.imports.excel import WorkbookRejected, check_file, read_workbook
 from portal.imports.models import ImportRun
 from portal.imports.plans import dump_plan, referential_version
-from portal.imports.runs import Actor, PlanHasErrors, apply_kept_plan, execute, finish, lock_source, open_run
+from portal.imports.runs import (
+    STALE_AFTER,
+    Actor,
+    PlanHasErrors,
+    apply_kept_plan,
+    execute,
+    finish,
+    lock_source,
+    open_run,
+)
 from portal.sources.models import Source
 
 log = logging.getLogger(__name__)
@@ -34,6 +44,9 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 0.5
 # An import's statements may run for minutes on a large referential (the default is a few seconds).
 IMPORT_STATEMENT_TIMEOUT = "15min"
+# A step that lost the database records its failure once the database is back: it tries again this often (seconds).
+FAILURE_RETRY_INTERVAL = 1.0
+DATABASE_LOST = "The database could not be reached during this step; nothing of it was applied. Start it again."
 
 
 def start_upload(
@@ -146,18 +159,31 @@ def run_step(app: Flask, run_id: int, step: str) -> None:
         except Exception as error:
             session.rollback()
             log.exception("import run %s failed", run_id)
-            record_failure(session, run_id, f"Unexpected error ({type(error).__name__}); nothing was applied.")
+            unexpected = f"Unexpected error ({type(error).__name__}); nothing was applied."
+            record_failure(session, run_id, DATABASE_LOST if is_database_unavailable(error) else unexpected)
         finally:
             db.remove_session()
 
 
 def record_failure(session: Session, run_id: int, reason: str) -> None:
-    run = session.get(ImportRun, run_id)
-    if run is not None:
-        finish(session, run, "failed", reason)
-        run.file_data = None
-        run.plan_data = None
-        session.commit()
+    """Mark the run failed with `reason`. While the database cannot be reached (often what failed the step), try
+    again every `FAILURE_RETRY_INTERVAL` seconds, for up to `STALE_AFTER`: past that, `fail_stale_runs` marks the
+    run failed anyway (at the next start, or when the Imports page is shown)."""
+    deadline = time.monotonic() + STALE_AFTER.total_seconds()
+    while True:
+        try:
+            run = session.get(ImportRun, run_id)
+            if run is not None:
+                finish(session, run, "failed", reason)
+                run.file_data = None
+                run.plan_data = None
+                session.commit()
+            return
+        except Exception as error:
+            session.rollback()
+            if not is_database_unavailable(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(FAILURE_RETRY_INTERVAL)
 
 
 def launch(run_id: int, step: str) -> None:

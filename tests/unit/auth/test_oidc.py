@@ -84,6 +84,18 @@ def test_unreachable_provider_is_explained_on_the_sign_in_page(sso_browser):
     assert 'name="password"' in page  # the break-glass local form is still there
 
 
+def test_a_provider_down_since_the_last_sign_in_is_explained_on_the_sign_in_page(sso_browser, oidc_app, monkeypatch):
+    """The discovery document of a sign-in before is not trusted to mean the provider still answers."""
+    client = oidc_app.extensions["oidc"].create_client(oidc.CLIENT_NAME)
+    kept = {"issuer": ISSUER, "authorization_endpoint": f"{ISSUER}/protocol/openid-connect/auth", "_loaded_at": 1.0}
+    monkeypatch.setattr(client, "server_metadata", kept)
+
+    response = sso_browser.get("/auth/sso?next=/")
+
+    assert response.status_code == 503
+    assert "cannot be reached" in response.get_data(as_text=True)
+
+
 def test_callback_without_a_matching_sign_in_is_refused(sso_browser):
     response = sso_browser.get("/auth/callback?code=forged&state=forged")
     assert response.status_code == 400

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from portal.applications.models import Application
 from portal.changes.models import Change
 from portal.core.models import utcnow
+from portal.imports import workbooks
 from portal.imports.models import ImportRow, ImportRun
-from portal.imports.runs import Actor, open_run
+from portal.imports.runs import Actor, finish, open_run
 from portal.imports.workbooks import fail_interrupted_runs
 from portal.sources.models import SourceRecord
 from portal.sources.queries import find_source
@@ -192,3 +194,32 @@ def test_a_run_whose_process_died_is_marked_failed_at_the_next_start(app, sessio
 
     session.expire_all()
     assert (run.status, alive.status) == ("failed", "running")
+
+
+def test_a_step_that_lost_the_database_marks_its_run_failed_once_the_database_is_back(app, session, monkeypatch):
+    """The process that ran the step records the failure itself, without waiting for the run to go stale."""
+    run = open_run(session, find_source(session, "workbook"), "upload", Actor("someone"), mode="dry_run")
+    session.flush()
+    lost = OperationalError("SELECT 1", {}, Exception("server closed the connection"), connection_invalidated=True)
+    refused = OperationalError(None, None, Exception("connection refused"))  # no statement: while connecting
+
+    def step(*_args):
+        raise lost
+
+    attempts: list[str] = []
+
+    def finish_once_the_database_is_back(session, run, status, error=None):
+        attempts.append(status)
+        if len(attempts) < 3:
+            raise refused
+        finish(session, run, status, error)
+
+    monkeypatch.setitem(workbooks.STEPS, "apply", step)
+    monkeypatch.setattr(workbooks, "finish", finish_once_the_database_is_back)
+    monkeypatch.setattr(workbooks, "FAILURE_RETRY_INTERVAL", 0)
+
+    workbooks.run_step(app, run.id, "apply")
+
+    session.expire_all()
+    assert attempts == ["failed", "failed", "failed"]
+    assert (run.status, run.error) == ("failed", workbooks.DATABASE_LOST)
