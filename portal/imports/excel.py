@@ -49,6 +49,8 @@ UTF16_STARTS = {
 DAMAGED = "This workbook is damaged (its zip structure is corrupted). Save it again."
 # The header row is looked for in this many first rows (a title block may sit above it).
 HEADER_SEARCH_ROWS = 30
+# Statement positions per sheet: more than the rows a sheet can have (Excel stops at 1,048,576).
+SHEET_POSITIONS = 1 << 21
 
 
 class WorkbookRejected(ValueError):
@@ -191,52 +193,99 @@ def sheet_object_types() -> dict[str, ObjectType]:
     return spellings
 
 
-def read_workbook(data: bytes, max_rows: int) -> ParsedWorkbook:
-    """Statements from every known sheet. Raises `WorkbookRejected` for a missing key column, a sheet
-    known twice, a workbook without any known sheet, or more rows than `max_rows`."""
-    known = sheet_object_types()
-    statements: list[Statement] = []
-    layouts: list[SheetLayout] = []
-    ignored: list[str] = []
-    seen_types: dict[str, str] = {}
-    rows_read = 0
-    for title, rows in _sheets(data):
-        object_type = known.get(fold_header(title))
-        if object_type is None:
-            ignored.append(title)
-            continue
-        if object_type.name in seen_types:
+class WorkbookReader:
+    """A workbook's known sheets, each read into statements when a run asks for it (`statements`).
+
+    An import holds one sheet's statements at a time: for a large workbook they take far more memory
+    than the file. Raises `WorkbookRejected` at once for a workbook without any known sheet or with a
+    sheet known twice; a sheet's missing key column or too many rows show when it is read.
+    """
+
+    def __init__(self, data: bytes, max_rows: int) -> None:
+        self.workbook = _open(data)
+        self.max_rows = max_rows
+        known = sheet_object_types()
+        self.titles: dict[str, str] = {}  # object type -> the title of its sheet
+        self.ignored: list[str] = []
+        for title in self.workbook.sheet_names:
+            object_type = known.get(fold_header(title))
+            if object_type is None:
+                self.ignored.append(title)
+            elif object_type.name in self.titles:
+                raise WorkbookRejected(
+                    f"Sheets {self.titles[object_type.name]!r} and {title!r} both hold {object_type.sheet}."
+                )
+            else:
+                self.titles[object_type.name] = title
+        if not self.titles:
+            expected = ", ".join(OBJECT_TYPES[name].sheet for name in ("application", "stakeholder", "environment"))
             raise WorkbookRejected(
-                f"Sheets {seen_types[object_type.name]!r} and {title!r} both hold {object_type.sheet}."
+                f"This workbook has no sheet Referentiel knows (expected sheets such as {expected})."
             )
-        seen_types[object_type.name] = title
-        layout, body = _layout(title, object_type, rows)
-        layouts.append(layout)
+        self.layouts: dict[str, SheetLayout] = {}
+        self.rows: dict[str, int] = {}
+
+    def statements(self, object_type: str) -> list[Statement]:
+        """One statement per non-blank row of the sheet holding `object_type` (none without that sheet).
+
+        A statement's position is its sheet's place in the workbook, then its row: the diff lists rows
+        in the workbook's order whatever order the run reads the sheets in.
+        """
+        title = self.titles.get(object_type)
+        if title is None:
+            return []
+        sheet_index = self.workbook.sheet_names.index(title)
+        layout, body = _layout(title, OBJECT_TYPES[object_type], _rows(self.workbook, title))
+        self.layouts[object_type] = layout
+        already = sum(count for name, count in self.rows.items() if name != object_type)
+        statements: list[Statement] = []
         for row_number, cells in body:
-            rows_read += 1
-            if rows_read > max_rows:
-                raise WorkbookRejected(f"This workbook has more than {max_rows:,} rows, the limit of one import.")
-            statements.append(_statement(object_type, layout, row_number, cells, len(statements)))
-    if not layouts:
-        expected = ", ".join(OBJECT_TYPES[name].sheet for name in ("application", "stakeholder", "environment"))
-        raise WorkbookRejected(f"This workbook has no sheet Referentiel knows (expected sheets such as {expected}).")
-    return ParsedWorkbook(statements, layouts, ignored)
+            if already + len(statements) >= self.max_rows:
+                raise WorkbookRejected(f"This workbook has more than {self.max_rows:,} rows, the limit of one import.")
+            position = sheet_index * SHEET_POSITIONS + row_number
+            statements.append(_statement(OBJECT_TYPES[object_type], layout, row_number, cells, position))
+        self.rows[object_type] = len(statements)
+        return statements
+
+    @property
+    def notes(self) -> dict[str, Any]:
+        """What the run page shows beside the diff, and what the error workbook needs to find cells
+        (the sheets read so far, in the workbook's order)."""
+        order = {title: index for index, title in enumerate(self.workbook.sheet_names)}
+        layouts = sorted(self.layouts.values(), key=lambda layout: order[layout.title])
+        return ParsedWorkbook([], layouts, self.ignored).notes
 
 
-def _sheets(data: bytes) -> Iterator[tuple[str, Iterator[tuple[int, list[Any]]]]]:
-    """Each sheet's title and its rows as (row number, cells from column A), numbered as Excel does."""
+def read_workbook(data: bytes, max_rows: int) -> ParsedWorkbook:
+    """Statements from every known sheet, all at once (for small workbooks: the command line, tests).
+    Raises `WorkbookRejected` as `WorkbookReader` does."""
+    reader = WorkbookReader(data, max_rows)
+    by_sheet = sorted(reader.titles, key=lambda name: reader.workbook.sheet_names.index(reader.titles[name]))
+    statements = [statement for name in by_sheet for statement in reader.statements(name)]
+    return ParsedWorkbook(statements, [reader.layouts[name] for name in by_sheet], reader.ignored)
+
+
+def _open(data: bytes) -> Any:
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
-        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        for title in workbook.sheet_names:
-            sheet = workbook.get_sheet_by_name(title)
-            # Calamine starts at the first used cell: put back the empty rows and columns before it.
-            first_row, first_column = sheet.start or (0, 0)
-            padding = [None] * first_column
-            yield title, ((first_row + 1 + index, padding + row) for index, row in enumerate(sheet.iter_rows()))
+        return CalamineWorkbook.from_filelike(io.BytesIO(data))
     except CalamineError as error:
         raise WorkbookRejected(f"This workbook cannot be read ({error}). Open it in Excel and save it again.") from None
+
+
+def _rows(workbook: Any, title: str) -> Iterator[tuple[int, list[Any]]]:
+    """A sheet's rows as (row number, cells from column A), numbered as Excel does."""
+    from python_calamine import CalamineError
+
+    try:
+        sheet = workbook.get_sheet_by_name(title)
+    except CalamineError as error:
+        raise WorkbookRejected(f"This workbook cannot be read ({error}). Open it in Excel and save it again.") from None
+    # Calamine starts at the first used cell: put back the empty rows and columns before it.
+    first_row, first_column = sheet.start or (0, 0)
+    padding = [None] * first_column
+    return ((first_row + 1 + index, padding + row) for index, row in enumerate(sheet.iter_rows()))
 
 
 def _layout(

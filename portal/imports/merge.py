@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -42,8 +44,12 @@ from portal.search.index import refresh_applications
 from portal.sources.models import Source, SourceConfirmation, SourceRecord
 
 Progress = Callable[[str, int, int], None]
+# What a run asks for each object type's statements (a workbook reads the sheet then).
+StatementsOf = Callable[[str], list["Statement"]]
 # Rows built and written at a time by the bulk writes.
 WRITE_CHUNK = 10_000
+# The types other objects refer to: the objects a run creates of these are valid references for the next types.
+REFERENCED_TYPES = ("entity", "person", "application", "environment")
 # How an error message writes a composite key it refers to (`BCA/prod`).
 KEY_TEXT = "/"
 
@@ -125,7 +131,8 @@ class Statement:
                 part = values.get("kind")
             if part is None and not any(e["column"] == column.header for e in self.errors):
                 self.error(column.header, None, "required")
-            key.append(part or "")
+            # One copy of each key part (a trigram, `prod`, `server`): thousands of keys repeat them.
+            key.append(sys.intern(part) if part else "")
         if len(self.key) != len(object_type.key):
             self.error(object_type.key[0].header, None, "incomplete key")
         self.key = tuple(key)
@@ -210,6 +217,15 @@ class TypePlan:
 
 
 @dataclass
+class PlanPart:
+    """The plan of one object type and the outcomes of its statements (the people stakeholder rows name
+    included), as `Merge.plan_by_type` gives them one after the other."""
+
+    type_plan: TypePlan
+    outcomes: list[Outcome]
+
+
+@dataclass
 class Plan:
     """Everything a run would do. `outcomes` follow the statements' order."""
 
@@ -238,9 +254,14 @@ class Plan:
         return any(outcome.action == "error" for outcome in self.outcomes)
 
 
-def changed_fields(before: dict[str, str], after: dict[str, str]) -> set[str]:
+def records_of(type_plan: TypePlan) -> int:
+    """The records a type's plan writes or confirms (what the progress of writing counts)."""
+    return len(type_plan.new_payloads) + len(type_plan.confirmed)
+
+
+def changed_fields(before: dict[str, str], after: dict[str, str]) -> frozenset[str]:
     """The fields whose statement differs between two payloads (added, changed or withdrawn)."""
-    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+    return frozenset(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
 
 
 def fingerprint(candidates: list[Candidate]) -> str:
@@ -279,68 +300,91 @@ class Merge:
         self.touched_people: set[int] = set()
         self.touched_entities = False
         self.pending_audit: list[dict[str, Any]] = []
+        # Records written so far and to write in all (for progress; a plan applied by parts may not know it).
+        self.records_written = 0
+        self.to_write = 0
+        self.applied_at: datetime | None = None
 
     # --- planning ------------------------------------------------------------------------------------
 
     def plan(self, statements: list[Statement], snapshot: bool = False) -> Plan:
-        plans = {name: TypePlan(object_type) for name, object_type in OBJECT_TYPES.items()}
+        """Plan statements of any types at once (a push, a pull, an edit): outcomes in the statements' order."""
         # A pushed record of no known type is refused as it is: there is nothing to read in it.
-        unknown = [statement for statement in statements if statement.object_type not in OBJECT_TYPES]
-        statements = [statement for statement in statements if statement.object_type in OBJECT_TYPES]
-        unread = self._skip_repeated(statements, plans)
+        unknown = [Outcome(statement, "error") for statement in statements if statement.object_type not in OBJECT_TYPES]
+        by_type: dict[str, list[Statement]] = defaultdict(list)
+        for statement in statements:
+            if statement.object_type in OBJECT_TYPES:
+                by_type[statement.object_type].append(statement)
+        parts = list(self.plan_by_type(lambda name: by_type.get(name, []), snapshot))
+        outcomes = [outcome for part in parts for outcome in part.outcomes] + unknown
+        ordered = sorted(outcomes, key=lambda outcome: (outcome.statement.derived, outcome.statement.position))
+        return Plan(self.source, ordered, {part.type_plan.object_type.name: part.type_plan for part in parts}, snapshot)
+
+    def plan_by_type(
+        self, statements_of: Callable[[str], list[Statement]], snapshot: bool = False
+    ) -> Iterator[PlanPart]:
+        """Plan one object type after the other, in dependency order (parents first), each one's statements
+        asked of `statements_of` when its turn comes: a workbook is read and planned a sheet at a time, so
+        that a large one never holds every sheet's statements at once. A part may be applied before the
+        next is planned: what a type refers to is planned, or written, before it.
+
+        The people that stakeholder rows name (their Name and Email) are planned with the people, so the
+        stakeholder statements are asked for twice: their first copy is only read for those people.
+        """
+        for name in OBJECT_TYPES:
+            part = self._plan_part(name, statements_of, snapshot)
+            if part is not None:
+                yield part
+                del part  # before the next sheet is read: a part holds a whole sheet's statements
+
+    def _plan_part(self, name: str, statements_of: StatementsOf, snapshot: bool) -> PlanPart | None:
+        object_type = OBJECT_TYPES[name]
+        statements = statements_of(name)
+        type_plan = TypePlan(object_type)
+        unread = self._skip_repeated(statements, type_plan)
         for statement in statements:
             if id(statement) not in unread:
                 statement.fingerprint = statement.raw_fingerprint()
                 statement.normalize()
-        statements = self._expand(statements)
-        by_type: dict[str, list[Statement]] = defaultdict(list)
-        for statement in statements:
-            by_type[statement.object_type].append(statement)
+            self._trim_foreign_fields(statement)
+        if name == "person":
+            explicit = {statement.key for statement in statements}
+            statements = [*statements, *self._people_named_by(statements_of("stakeholder"), explicit)]
+        if not statements:
+            return None
+        self.progress(f"checking {object_type.sheet}", 0, len(statements))
         outcomes = {id(statement): Outcome(statement) for statement in statements}
-        total = len(statements)
-        done = 0
-        for name in OBJECT_TYPES:  # in dependency order: parents first
-            if name not in by_type:
-                continue
-            read = [statement for statement in by_type[name] if id(statement) not in unread]
-            self._plan_type(plans[name], read, outcomes, {s.key for s in by_type[name] if id(s) in unread})
-            done += len(by_type[name])
-            self.progress("checking", done, total)
-            if snapshot:
-                self._plan_missing(plans[name], {statement.key for statement in by_type[name]})
-        outcomes.update({id(statement): Outcome(statement, "error") for statement in unknown})
-        ordered = sorted(outcomes.values(), key=lambda outcome: (outcome.statement.derived, outcome.statement.position))
-        # Applied in dependency order too: the people a stakeholder row names exist before its link.
-        return Plan(self.source, ordered, {name: plans[name] for name in OBJECT_TYPES if name in by_type}, snapshot)
+        read = [statement for statement in statements if id(statement) not in unread]
+        self._plan_type(type_plan, read, outcomes, {s.key for s in statements if id(s) in unread})
+        if snapshot:
+            self._plan_missing(type_plan, {statement.key for statement in statements})
+        self.progress(f"checking {object_type.sheet}", len(statements), len(statements))
+        return PlanPart(type_plan, list(outcomes.values()))
 
-    def _skip_repeated(self, statements: list[Statement], plans: dict[str, TypePlan]) -> set[int]:
+    def _skip_repeated(self, statements: list[Statement], type_plan: TypePlan) -> set[int]:
         """Statements identical to the one last applied to their record: confirmed without being read.
 
         Returns their ids (`id()`); each gets its record's key, and its record is confirmed by `apply`.
         Rows that also describe another object (a stakeholder row giving the person's name) are always
         read, so that what they say about that object is still counted.
         """
-        by_type: dict[str, list[Statement]] = defaultdict(list)
-        for statement in statements:
-            if not statement.describes_another_object and not statement.errors:
-                by_type[statement.object_type].append(statement)
+        candidates = [s for s in statements if not s.describes_another_object and not s.errors]
+        known = self._load_fingerprints(type_plan.object_type.name) if candidates else {}
         unread: set[int] = set()
-        for name, candidates in by_type.items():
-            known = self._load_fingerprints(name)
-            if not known:
+        if not known:
+            return unread
+        used: set[str] = set()
+        for statement in candidates:
+            fingerprint = statement.raw_fingerprint()
+            found = known.get(fingerprint)
+            if found is None or fingerprint in used:  # a repeated row goes the long way: a duplicate key
                 continue
-            used: set[str] = set()
-            for statement in candidates:
-                fingerprint = statement.raw_fingerprint()
-                found = known.get(fingerprint)
-                if found is None or fingerprint in used:  # a repeated row goes the long way: a duplicate key
-                    continue
-                used.add(fingerprint)
-                record_id, natural_key = found
-                statement.key = OBJECT_TYPES[name].split_key(natural_key)
-                statement.fingerprint = fingerprint
-                plans[name].confirmed.append(record_id)
-                unread.add(id(statement))
+            used.add(fingerprint)
+            record_id, natural_key = found
+            statement.key = type_plan.object_type.split_key(natural_key)
+            statement.fingerprint = fingerprint
+            type_plan.confirmed.append(record_id)
+            unread.add(id(statement))
         return unread
 
     def _load_fingerprints(self, object_type: str) -> dict[str, tuple[int, str]]:
@@ -355,38 +399,42 @@ class Merge:
         )
         return {fingerprint: (id_, natural_key) for fingerprint, id_, natural_key in rows if fingerprint}
 
-    def _expand(self, statements: list[Statement]) -> list[Statement]:
-        """Split fields that describe another object (a stakeholder row's name and email) into its own statements."""
-        explicit = {(statement.object_type, statement.key) for statement in statements}
-        derived: dict[tuple[str, Key], Statement] = {}
-        expanded: list[Statement] = []
-        for statement in statements:
+    @staticmethod
+    def _trim_foreign_fields(statement: Statement) -> None:
+        """A stakeholder row keeps only what is about the link: its Name and Email are about the person.
+        Changed in place: the run knows its statements by identity (those confirmed unread among them)."""
+        foreign = OBJECT_TYPES[statement.object_type].foreign_fields
+        if foreign and not statement.errors:
+            statement.values = {name: value for name, value in statement.values.items() if name not in foreign}
+
+    def _people_named_by(self, stakeholders: list[Statement], explicit: set[Key]) -> list[Statement]:
+        """The people whose Name or Email stakeholder rows give, unless the run states them itself
+        (`explicit`): derived statements, read from a copy of each row (the rows are planned later)."""
+        derived: dict[Key, Statement] = {}
+        for row in stakeholders:
+            if not row.describes_another_object:
+                continue
+            statement = Statement(row.object_type, row.key, dict(row.values), row.position, row.sheet, row.row_number)
+            statement.normalize()
+            if statement.errors:
+                continue
             object_type = OBJECT_TYPES[statement.object_type]
-            if not object_type.foreign_fields or statement.errors:
-                expanded.append(statement)
+            values = {
+                target_field: statement.values[name]
+                for name, (_, target_field) in object_type.foreign_fields.items()
+                if statement.values.get(name)
+            }
+            key = (statement.key[1],)
+            if not values or key in explicit:
                 continue
-            describes, stated = statement.describes_another_object, statement.values
-            # Changed in place: the run knows its statements by identity (those confirmed unread among them).
-            statement.values = {name: value for name, value in stated.items() if name not in object_type.foreign_fields}
-            expanded.append(statement)
-            if not describes:
+            if key in derived:  # the first row that gives a value wins
+                existing = derived[key]
+                existing.values = {**values, **{k: v for k, v in existing.values.items() if v}}
                 continue
-            foreign: dict[str, dict[str, str]] = defaultdict(dict)
-            for name, (target_type, target_field) in object_type.foreign_fields.items():
-                if stated.get(name):
-                    foreign[target_type][target_field] = stated[name]  # type: ignore[assignment]
-            for target_type, values in foreign.items():
-                key = (statement.key[1],)
-                if (target_type, key) in explicit:
-                    continue
-                if (target_type, key) in derived:
-                    existing = derived[(target_type, key)]
-                    existing.values = {**values, **{k: v for k, v in existing.values.items() if v}}
-                    continue
-                derived[(target_type, key)] = Statement(
-                    target_type, key, dict(values), statement.position, statement.sheet, statement.row_number, [], True
-                )
-        return expanded + list(derived.values())
+            derived[key] = Statement(
+                "person", key, values, statement.position, statement.sheet, statement.row_number, [], True
+            )
+        return list(derived.values())
 
     def _plan_type(
         self, type_plan: TypePlan, statements: list[Statement], outcomes: dict[int, Outcome], unread: set[Key]
@@ -415,20 +463,17 @@ class Merge:
             if statement.errors:
                 continue
             mine = type_plan.mine.get(statement.key)
-            payload = dict(mine.payload) if mine else {}
-            for name, value in statement.values.items():
-                if value is None:
-                    payload.pop(name, None)
-                else:
-                    payload[name] = value
-            type_plan.new_payloads[statement.key] = payload
+            type_plan.new_payloads[statement.key] = self._new_payload(mine, statement.values)
             type_plan.fingerprints[statement.key] = statement.fingerprint
             if mine and mine.missing_since is not None:
                 type_plan.present.append(statement.key)
-        affected = {
-            key: changed_fields(type_plan.mine[key].payload if key in type_plan.mine else {}, payload)
-            for key, payload in type_plan.new_payloads.items()
-        }
+        # The fields each statement changes. Records share one set per combination of fields: most rows
+        # of a sheet change the same ones, and a set for each of a hundred thousand rows adds up.
+        shapes: dict[frozenset[str], frozenset[str]] = {}
+        affected: dict[Key, frozenset[str]] = {}
+        for key, payload in type_plan.new_payloads.items():
+            names = changed_fields(type_plan.mine[key].payload if key in type_plan.mine else {}, payload)
+            affected[key] = shapes.setdefault(names, names)
         # A record the source had already, saying the same: the visible object exists and stays as it is.
         recompute = [key for key, names in affected.items() if names or key not in type_plan.mine]
         visible = store.load(self.session, recompute) if recompute else {}
@@ -446,12 +491,28 @@ class Merge:
                 outcomes[id(statement)].action = "error"
         self._register_planned(object_type.name, type_plan)
 
+    @staticmethod
+    def _new_payload(mine: RecordState | None, stated: Values) -> dict[str, str]:
+        """What the source's record says once this statement is applied: an empty value withdraws a field,
+        a field not mentioned keeps what the record said."""
+        if mine is None and None not in stated.values():
+            # A new record says just what the row says: the statement's own values, not a copy (a first
+            # import holds hundreds of thousands of them). Neither is changed once planned.
+            return cast(dict[str, str], stated)
+        payload = dict(mine.payload) if mine else {}
+        for name, value in stated.items():
+            if value is None:
+                payload.pop(name, None)
+            else:
+                payload[name] = value
+        return payload
+
     def _decide(
         self,
         type_plan: TypePlan,
         outcome: Outcome,
         current: VisibleObject | None,
-        affected: set[str],
+        affected: AbstractSet[str],
         others: list[RecordState],
     ) -> None:
         """Recompute the affected fields of one object and record what would change."""
@@ -487,7 +548,9 @@ class Merge:
         if key in type_plan.open_conflicts:
             type_plan.settled[key] = {name for name in affected if name not in type_plan.contested.get(key, {})}
         if current is None:
-            type_plan.creates[key] = winners
+            # Usually the new object shows just what the source states: one dict for both (a first
+            # import creates hundreds of thousands of objects). Neither is changed once planned.
+            type_plan.creates[key] = cast(Values, payload) if winners == payload else winners
             outcome.action = "create"
             outcome.after = winners
         else:
@@ -589,7 +652,8 @@ class Merge:
     # --- references ---------------------------------------------------------------------------------
 
     def _register_planned(self, name: str, type_plan: TypePlan) -> None:
-        self.planned.setdefault(name, set()).update(type_plan.creates)
+        if name in REFERENCED_TYPES:  # nothing refers to components, stakeholders or interfaces
+            self.planned.setdefault(name, set()).update(type_plan.creates)
 
     def _exists(self, object_type: str, key: Key) -> bool:
         if key in self.planned.get(object_type, set()):
@@ -648,11 +712,10 @@ class Merge:
 
     # --- applying -----------------------------------------------------------------------------------
 
-    def load_references(self, plan: Plan) -> None:
-        """Load the ids of the objects a plan's writes point at, as planning does (`_check_references`):
-        for a plan kept by a dry run and loaded again, which this merge did not make."""
-        for name, type_plan in plan.types.items():
-            self._load_references(name, [*type_plan.creates, *type_plan.updates])
+    def load_references(self, type_plan: TypePlan) -> None:
+        """Load the ids of the objects a type's plan points at, as planning does (`_check_references`):
+        for a plan kept by a dry run and read again, which this merge did not make."""
+        self._load_references(type_plan.object_type.name, [*type_plan.creates, *type_plan.updates])
 
     def apply(self, plan: Plan, partial: bool = False, statements_made: bool = True) -> int:
         """Write the plan (skipping records in error, which `partial` must allow); returns the audit rows written.
@@ -662,17 +725,26 @@ class Merge:
         """
         if plan.has_errors and not partial:
             raise ValueError("the plan has errors; apply it with partial=True to skip them")
-        now = utcnow()
-        total = sum(len(type_plan.new_payloads) + len(type_plan.confirmed) for type_plan in plan.types.values())
-        done = 0
+        self.to_write = sum(records_of(type_plan) for type_plan in plan.types.values())
         for type_plan in plan.types.values():
-            self._write_visible(type_plan, now)
-            if statements_made:
-                self._write_records(type_plan, now)
-            self._write_conflicts(type_plan, now)
-            self._write_missing(type_plan, now)
-            done += len(type_plan.new_payloads) + len(type_plan.confirmed)
-            self.progress("writing", done, total)
+            self.apply_type(type_plan, statements_made)
+        return self.finish_apply()
+
+    def apply_type(self, type_plan: TypePlan, statements_made: bool = True) -> None:
+        """Write one type's plan (`apply` writes each, in dependency order); `finish_apply` must follow the last."""
+        # Every write of one run carries the same time, whichever type it belongs to.
+        now = self.applied_at = self.applied_at or utcnow()
+        self._write_visible(type_plan, now)
+        if statements_made:
+            self._write_records(type_plan, now)
+        self._write_conflicts(type_plan, now)
+        self._write_missing(type_plan, now)
+        self.records_written += records_of(type_plan)
+        self.progress("writing", self.records_written, max(self.to_write, self.records_written))
+
+    def finish_apply(self) -> int:
+        """After the last type: the audit rows still pending, and the search documents of what changed.
+        Returns the audit rows of visible values the run wrote."""
         self._refresh_search()
         return self.written
 

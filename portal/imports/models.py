@@ -52,9 +52,8 @@ class ImportRun(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     filename: Mapped[str | None] = mapped_column(String(255))
     file_data: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
-    # The dry run's plan (portal/imports/plans.py) and the state of the referential it was made from:
-    # the apply writes it as reviewed when that state has not changed since, instead of planning again.
-    plan_data: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    # The state of the referential the dry run's plan (`ImportPlanChunk`) was made from: the apply writes
+    # that plan as reviewed when this state has not changed since, instead of planning again.
     plan_version: Mapped[str | None] = mapped_column(String(400))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     # Choices made when the run was started: {"partial": bool, "snapshot": bool}.
@@ -104,3 +103,15 @@ class ImportRow(Base):
     action: Mapped[str] = mapped_column(String(10))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class ImportPlanChunk(Base):
+    """A piece of a dry run's plan (portal/imports/plans.py): compressed JSON lines, cut into pieces of
+    about a megabyte so that neither keeping nor reading a large plan holds it whole in memory (a
+    database driver copies and escapes a value several times over). Dropped when the run ends."""
+
+    __tablename__ = "import_plan_chunk"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("import_run.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,37 +1,44 @@
-"""A dry run's plan, kept on its import run so that the apply writes what the steward reviewed.
+"""A dry run's plan, kept with its import run so that the apply writes what the steward reviewed.
 
 Reading a large workbook and planning it again costs as much as the dry run itself. When nothing
 that a plan depends on has changed since the dry run (`referential_version`), the apply loads the
 plan kept here and writes it; otherwise it plans again from the workbook.
 
 The plan is stored as zlib-compressed JSON lines, one per chunk of one part of one object type's
-plan (`[type, part, entries]`), so that neither writing nor reading it builds one huge string.
+plan (`[type, part, entries]`), the compressed stream cut into pieces of about a megabyte
+(`ImportPlanChunk`), so that neither writing nor reading it holds it whole.
 It holds only what `Merge.apply` writes: not the diff rows (kept by the dry run) nor the statements.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from portal.changes.models import Change
 from portal.conflicts.models import Conflict
 from portal.imports.merge import Candidate, Plan, RecordState, TypePlan
-from portal.imports.models import ImportRun
+from portal.imports.models import ImportPlanChunk, ImportRun
 from portal.imports.schema import OBJECT_TYPES
-from portal.imports.visible import Key, VisibleObject
+from portal.imports.visible import Key, Values, VisibleObject
 from portal.sources.models import Source
 
 # Entries per line: bounds the text held at once while writing and reading.
 LINE_ENTRIES = 5000
+# Compressed bytes per stored piece of a kept plan.
+PIECE_BYTES = 1 << 20
 FORMAT = 1
+KeyTable = dict[Key, Key]
 
 
 def referential_version(session: Session, run: ImportRun) -> str:
@@ -72,7 +79,9 @@ def _parts(type_plan: TypePlan) -> Iterator[tuple[str, Iterable[Any]]]:
     yield "mine", _keyed(mine, _record)
     yield "new_payloads", _keyed(type_plan.new_payloads)
     yield "fingerprints", _keyed(type_plan.fingerprints)
-    yield "creates", _keyed(type_plan.creates)
+    # A creation that shows just what the source states is written as null (read back as the payload).
+    payloads, creates = type_plan.new_payloads, type_plan.creates.items()
+    yield "creates", ((key, None if values is payloads.get(key) else values) for key, values in creates)
     yield "updates", _keyed(type_plan.updates, lambda pair: [pair[0].id, pair[1]])
     yield "old_values", _keyed(type_plan.old_values)
     contested = {
@@ -86,63 +95,147 @@ def _parts(type_plan: TypePlan) -> Iterator[tuple[str, Iterable[Any]]]:
     yield "confirmed", type_plan.confirmed
 
 
-def dump_plan(plan: Plan) -> bytes:
-    """The plan's writes as compressed JSON lines."""
-    compressor = zlib.compressobj(level=1)  # fast: the plan is written once and read once
-    pieces = [compressor.compress(json.dumps(["plan", plan.snapshot, None]).encode() + b"\n")]
-    for name, type_plan in plan.types.items():
-        pieces.append(compressor.compress(json.dumps([name, "type", None]).encode() + b"\n"))
+class PlanWriter:
+    """Writes a plan one type at a time, as a run plans them (`Merge.plan_by_type`): each type's plan is
+    compressed as soon as it is made, and can then be dropped. `sink` takes the compressed stream in
+    pieces of about `PIECE_BYTES`."""
+
+    def __init__(self, snapshot: bool, sink: Callable[[bytes], None]) -> None:
+        self.compressor = zlib.compressobj(level=1)  # fast: the plan is written once and read once
+        self.sink = sink
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
+        self._write(["plan", snapshot, None])
+
+    def _write(self, line: list[Any]) -> None:
+        self._keep(self.compressor.compress(orjson.dumps(line) + b"\n"))
+
+    def _keep(self, compressed: bytes) -> None:
+        self.pending.append(compressed)
+        self.pending_bytes += len(compressed)
+        if self.pending_bytes >= PIECE_BYTES:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self.pending_bytes:
+            self.sink(b"".join(self.pending))
+        self.pending, self.pending_bytes = [], 0
+
+    def add(self, type_plan: TypePlan) -> None:
+        name = type_plan.object_type.name
+        self._write([name, "type", None])
         for part, entries in _parts(type_plan):
             remaining = iter(entries)
             while chunk := list(islice(remaining, LINE_ENTRIES)):
-                pieces.append(compressor.compress(json.dumps([name, part, chunk]).encode() + b"\n"))
-    pieces.append(compressor.flush())
+                self._write([name, part, chunk])
+
+    def finish(self) -> None:
+        self._keep(self.compressor.flush())
+        self._hand_over()
+
+
+def keep_plan(session: Session, run: ImportRun, snapshot: bool) -> PlanWriter:
+    """A writer of the plan a dry run keeps for its apply, in the run's `ImportPlanChunk`s."""
+    positions = itertools.count()
+
+    def store(piece: bytes) -> None:
+        session.execute(insert(ImportPlanChunk).values(run_id=run.id, position=next(positions), data=piece))
+
+    return PlanWriter(snapshot, store)
+
+
+def kept_plan(session: Session, run: ImportRun) -> Iterator[bytes]:
+    """The pieces of the plan a run's dry run kept, read one at a time (none when it kept no plan)."""
+    positions = session.scalars(
+        select(ImportPlanChunk.position).where(ImportPlanChunk.run_id == run.id).order_by(ImportPlanChunk.position)
+    ).all()
+    for position in positions:
+        yield session.scalars(
+            select(ImportPlanChunk.data).where(ImportPlanChunk.run_id == run.id, ImportPlanChunk.position == position)
+        ).one()
+
+
+def has_kept_plan(session: Session, run: ImportRun) -> bool:
+    return session.scalar(select(ImportPlanChunk.position).where(ImportPlanChunk.run_id == run.id).limit(1)) is not None
+
+
+def drop_kept_plan(session: Session, run: ImportRun) -> None:
+    """Once a run is applied, cancelled or failed, its plan is of no more use."""
+    session.execute(delete(ImportPlanChunk).where(ImportPlanChunk.run_id == run.id))
+
+
+def dump_plan(plan: Plan) -> bytes:
+    """The plan's writes as compressed JSON lines, in one piece."""
+    pieces: list[bytes] = []
+    writer = PlanWriter(plan.snapshot, pieces.append)
+    for type_plan in plan.types.values():
+        writer.add(type_plan)
+    writer.finish()
     return b"".join(pieces)
 
 
-def _lines(data: bytes) -> Iterator[list[Any]]:
+def _lines(pieces: Iterable[bytes]) -> Iterator[list[Any]]:
     decompressor = zlib.decompressobj()
     pending = b""
-    for start in range(0, len(data), 1 << 20):
-        pending += decompressor.decompress(data[start : start + (1 << 20)])
+    for piece in pieces:
+        pending += decompressor.decompress(piece)
         *complete, pending = pending.split(b"\n")
-        yield from (json.loads(line) for line in complete)
+        yield from (orjson.loads(line) for line in complete)
     pending += decompressor.flush()
-    yield from (json.loads(line) for line in pending.split(b"\n") if line)
+    yield from (orjson.loads(line) for line in pending.split(b"\n") if line)
+
+
+def read_type_plans(pieces: Iterable[bytes], sources: dict[int, Source]) -> Iterator[TypePlan]:
+    """Each type's plan that `PlanWriter` wrote, in the order it was written, one at a time: an apply
+    writes one before the next is read. `sources` names the sources of its conflicts' candidates."""
+    current: TypePlan | None = None
+    keys: KeyTable = {}
+    for name, part, entries in _lines(pieces):
+        if name == "plan":
+            continue
+        if part == "type":
+            if current is not None:
+                yield current
+            current, keys = TypePlan(OBJECT_TYPES[name]), {}
+        elif current is not None:
+            _load_part(current, part, entries, sources, keys)
+    if current is not None:
+        yield current
 
 
 def load_plan(data: bytes, source: Source, sources: dict[int, Source], counts: dict[str, int]) -> Plan:
-    """The plan `dump_plan` wrote; `sources` names the sources of its conflicts' candidates, `counts` are the
-    dry run's (the plan keeps no outcomes to count)."""
-    types: dict[str, TypePlan] = {}
-    snapshot = False
-    for name, part, entries in _lines(data):
-        if name == "plan":
-            snapshot = bool(part)
-            continue
-        if part == "type":
-            types[name] = TypePlan(OBJECT_TYPES[name])
-            continue
-        _load_part(types[name], part, entries, sources)
+    """The whole plan `dump_plan` wrote; `counts` are the dry run's (the plan keeps no outcomes to count)."""
+    snapshot = bool(next(_lines([data]))[1])
+    types = {type_plan.object_type.name: type_plan for type_plan in read_type_plans([data], sources)}
     return Plan(source, [], types, snapshot, known_counts=counts)
 
 
-def _load_part(type_plan: TypePlan, part: str, entries: list[Any], sources: dict[int, Source]) -> None:
+def _load_part(type_plan: TypePlan, part: str, entries: list[Any], sources: dict[int, Source], keys: KeyTable) -> None:
+    """Read one line of a type's plan into it; `keys` holds one copy of each key the type's plan names
+    (each part names the same keys again: a large plan would hold several copies of each)."""
+
+    def key_of(entry: list[str]) -> Key:
+        key = tuple(entry)
+        found = keys.get(key)
+        if found is None:  # one copy of each key part too, as reading a workbook keeps them (`Statement.normalize`)
+            found = keys[key] = tuple(sys.intern(part) for part in entry)
+        return found
+
     if part in ("missing", "present"):
-        getattr(type_plan, part).extend(tuple(key) for key in entries)
+        getattr(type_plan, part).extend(key_of(key) for key in entries)
     elif part == "confirmed":
         type_plan.confirmed.extend(entries)
     elif part == "mine":
         for key, (id_, source_id, payload, field_runs, missing, fingerprint) in entries:
             missing_since = datetime.fromisoformat(missing) if missing else None
-            type_plan.mine[tuple(key)] = RecordState(id_, source_id, payload, field_runs, missing_since, fingerprint)
+            type_plan.mine[key_of(key)] = RecordState(id_, source_id, payload, field_runs, missing_since, fingerprint)
     elif part == "updates":
         # Only the object's id is written back: its other values are the plan's `old_values`.
-        type_plan.updates.update({tuple(key): (VisibleObject(id_, {}), values) for key, (id_, values) in entries})
+        type_plan.updates.update({key_of(key): (VisibleObject(id_, {}), values) for key, (id_, values) in entries})
     elif part == "contested":
         type_plan.contested.update(
             {
-                tuple(key): {
+                key_of(key): {
                     name: [Candidate(sources[source_id], value, precedence) for source_id, value, precedence in found]
                     for name, found in fields.items()
                 }
@@ -150,6 +243,10 @@ def _load_part(type_plan: TypePlan, part: str, entries: list[Any], sources: dict
             }
         )
     elif part == "settled":
-        type_plan.settled.update({tuple(key): set(names) for key, names in entries})
-    else:  # new_payloads, fingerprints, creates, old_values: {key: value}
-        getattr(type_plan, part).update({tuple(key): value for key, value in entries})
+        type_plan.settled.update({key_of(key): set(names) for key, names in entries})
+    elif part == "creates":  # after new_payloads: a null is a creation showing the payload as it is
+        for entry, values in entries:
+            key = key_of(entry)
+            type_plan.creates[key] = cast(Values, type_plan.new_payloads[key]) if values is None else values
+    else:  # new_payloads, fingerprints, old_values: {key: value}
+        getattr(type_plan, part).update({key_of(key): value for key, value in entries})

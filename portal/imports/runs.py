@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from portal.core.bulk import insert_rows
 from portal.core.models import utcnow
-from portal.imports.merge import Merge, Plan, Progress, Statement, no_progress
+from portal.imports.merge import Merge, Outcome, Plan, Progress, Statement, StatementsOf, TypePlan, no_progress
 from portal.imports.models import ImportRow, ImportRun
-from portal.imports.plans import load_plan
+from portal.imports.plans import keep_plan, kept_plan, read_type_plans
 from portal.sources.models import Source
 
 # A run whose heartbeat is older than this belongs to a process that died.
@@ -135,15 +135,67 @@ def execute(
     return plan
 
 
+def execute_by_type(
+    session: Session,
+    run: ImportRun,
+    statements_of: StatementsOf,
+    *,
+    dry_run: bool = False,
+    snapshot: bool = False,
+    partial: bool = False,
+    progress: Progress = no_progress,
+) -> None:
+    """`execute` for a workbook, one object type at a time (`Merge.plan_by_type`): each type is planned,
+    then applied, or for a dry run kept in the plan it returns, before the next sheet is read. Only
+    one sheet's statements and plan are held at a time, whatever the size of the workbook.
+
+    A dry run keeps its diff rows and its plan (`plans.keep_plan`); an apply raises `PlanHasErrors` at
+    the first type with refused records unless `partial` is set (the caller rolls back what earlier
+    types wrote).
+    """
+    if not dry_run:
+        lock_source(session, run.source)
+    merge = _merge_for(session, run, progress)
+    merge.to_write = records_to_write(run.counts or {})
+    diff = RunDiff(session, run, everything=dry_run, keep=dry_run)
+    writer = keep_plan(session, run, snapshot) if dry_run else None
+    for part in merge.plan_by_type(statements_of, snapshot):
+        diff.add(part.outcomes, part.type_plan)
+        if writer is not None:
+            writer.add(part.type_plan)
+        elif diff.counts["error"] and not partial:
+            raise PlanHasErrors(Plan(run.source, [], {}, snapshot, known_counts=diff.counts))
+        else:
+            merge.apply_type(part.type_plan)
+        del part  # before the next type is planned: a part holds a whole sheet's statements
+    diff.finish()
+    run.counts = diff.counts
+    if writer is not None:
+        writer.finish()
+    else:
+        _record_apply(session, run, merge.finish_apply())
+
+
 def apply_kept_plan(
     session: Session, run: ImportRun, *, partial: bool = False, progress: Progress = no_progress
 ) -> None:
-    """Write the plan the run's dry run kept (`plans.dump_plan`), as `execute` writes the one it makes. The
-    caller holds the source's lock since before it checked that the plan still holds."""
+    """Write the plan the run's dry run kept (`plans.keep_plan`), one type at a time, as `execute` writes
+    the one it makes. The caller holds the source's lock since before it checked that the plan still holds."""
+    counts = run.counts or {}
+    if counts.get("error") and not partial:
+        raise PlanHasErrors(Plan(run.source, [], {}, False, known_counts=counts))
     merge = _merge_for(session, run, progress)
-    plan = load_plan(run.plan_data or b"", run.source, merge.sources, run.counts)
-    merge.load_references(plan)
-    _apply(session, run, merge, plan, partial, keep_rows=False)
+    merge.to_write = records_to_write(counts)
+    for type_plan in read_type_plans(kept_plan(session, run), merge.sources):
+        merge.load_references(type_plan)
+        merge.apply_type(type_plan)
+        del type_plan  # before the next type's plan is read
+    _record_apply(session, run, merge.finish_apply())
+
+
+def records_to_write(counts: dict[str, int]) -> int:
+    """The records an apply writes or confirms, from a dry run's counts (what its progress counts)."""
+    return sum(counts.get(action, 0) for action in ("create", "update", "unchanged", "conflict"))
 
 
 def _merge_for(session: Session, run: ImportRun, progress: Progress) -> Merge:
@@ -159,36 +211,91 @@ def _apply(session: Session, run: ImportRun, merge: Merge, plan: Plan, partial: 
     if keep_rows:
         store_rows(session, run, plan, everything=False)
     run.counts = plan.counts
+    _record_apply(session, run, changes_written)
+
+
+def _record_apply(session: Session, run: ImportRun, changes_written: int) -> None:
     run.changes_written = changes_written
     run.mode = "apply"
     finish(session, run, "succeeded")
 
 
-def store_rows(session: Session, run: ImportRun, plan: Plan, everything: bool) -> None:
-    """Keep the diff of a run: every record that is not unchanged for a dry run; errors and conflicts otherwise.
+class RunDiff:
+    """The diff of a run, gathered as it is planned: exact counts, and the rows a steward reviews.
 
-    At most `MAX_STORED_ROWS` are kept, the most important first (errors, conflicts, updates, then
-    creates): a first import of a whole referential creates hundreds of thousands of records, which
-    nobody reads one by one. The run's counts stay exact.
+    For a dry run (`everything`) the rows are every record that is not unchanged; otherwise errors
+    and conflicts. At most `MAX_STORED_ROWS` are kept, the most important first (errors, conflicts,
+    updates, then creates): a first import of a whole referential creates hundreds of thousands of
+    records, which nobody reads one by one. Rows are written as parts come (none with `keep=False`),
+    and `finish` drops those the cap leaves out.
     """
-    kept = ("error", "conflict", "update", "create") if everything else ("error", "conflict")
-    chosen = [outcome for outcome in plan.outcomes if outcome.action in kept and not outcome.statement.derived]
-    chosen.sort(key=lambda outcome: kept.index(outcome.action))
-    rows = [
-        {
-            "run_id": run.id,
-            "position": outcome.statement.position,
-            "sheet": outcome.statement.sheet,
-            "row_number": outcome.statement.row_number,
-            "object_type": outcome.statement.object_type,
-            "natural_key": outcome.statement.natural_key[:600],
+
+    def __init__(self, session: Session, run: ImportRun, everything: bool, keep: bool = True) -> None:
+        self.session = session
+        self.run = run
+        self.kept = ("error", "conflict", "update", "create") if everything else ("error", "conflict")
+        self.keep = keep
+        self.counts = {action: 0 for action in ("create", "update", "unchanged", "conflict", "error", "missing")}
+        self.stored = dict.fromkeys(self.kept, 0)
+
+    def add(self, outcomes: list[Outcome], type_plan: TypePlan | None = None) -> None:
+        for outcome in outcomes:
+            if not outcome.statement.derived:
+                self.counts[outcome.action] += 1
+        if type_plan is not None:
+            self.counts["missing"] += len(type_plan.missing)
+        if not self.keep:
+            return
+        rows = []
+        for outcome in outcomes:
+            action = outcome.action
+            if action not in self.stored or outcome.statement.derived or not self._has_room(action):
+                continue
+            self.stored[action] += 1
+            rows.append(self._row(outcome))
+        insert_rows(self.session, ImportRow, rows)
+
+    def _has_room(self, action: str) -> bool:
+        """Whether a row of `action` could be among the most important `MAX_STORED_ROWS` kept in the end."""
+        before = sum(self.stored[other] for other in self.kept[: self.kept.index(action)])
+        return before + self.stored[action] < MAX_STORED_ROWS
+
+    def _row(self, outcome: Outcome) -> dict[str, Any]:
+        statement = outcome.statement
+        return {
+            "run_id": self.run.id,
+            "position": statement.position,
+            "sheet": statement.sheet,
+            "row_number": statement.row_number,
+            "object_type": statement.object_type,
+            "natural_key": statement.natural_key[:600],
             "action": outcome.action,
             "changes": {**outcome.changes, **({"conflicts": outcome.conflicts} if outcome.conflicts else {})},
-            "errors": outcome.statement.errors,
+            "errors": statement.errors,
         }
-        for outcome in chosen[:MAX_STORED_ROWS]
-    ]
-    insert_rows(session, ImportRow, rows)
+
+    def finish(self) -> None:
+        """Drop the rows a more important one pushed out (those written before it came), latest rows first."""
+        room = MAX_STORED_ROWS
+        for action in self.kept:
+            surplus = self.stored[action] - room
+            room = max(room - self.stored[action], 0)
+            if surplus > 0:
+                latest = (
+                    select(ImportRow.id)
+                    .where(ImportRow.run_id == self.run.id, ImportRow.action == action)
+                    .order_by(ImportRow.position.desc())
+                    .limit(surplus)
+                )
+                self.session.execute(delete(ImportRow).where(ImportRow.id.in_(latest.scalar_subquery())))
+                self.stored[action] -= surplus
+
+
+def store_rows(session: Session, run: ImportRun, plan: Plan, everything: bool) -> None:
+    """Keep the diff rows of a plan made at once (see `RunDiff`)."""
+    diff = RunDiff(session, run, everything)
+    diff.add(plan.outcomes)
+    diff.finish()
 
 
 def finish(session: Session, run: ImportRun, status: str, error: str | None = None) -> None:

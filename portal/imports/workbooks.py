@@ -24,15 +24,15 @@ from portal.core.collector import collections_paused
 from portal.core.errors import is_database_unavailable
 from portal.core.models import utcnow
 from portal.extensions import db
-from portal.imports.excel import WorkbookRejected, check_file, read_workbook
+from portal.imports.excel import WorkbookReader, WorkbookRejected, check_file
 from portal.imports.models import ImportRun
-from portal.imports.plans import dump_plan, referential_version
+from portal.imports.plans import drop_kept_plan, has_kept_plan, referential_version
 from portal.imports.runs import (
     STALE_AFTER,
     Actor,
     PlanHasErrors,
     apply_kept_plan,
-    execute,
+    execute_by_type,
     finish,
     lock_source,
     open_run,
@@ -101,18 +101,14 @@ class ProgressReporter:
 
 
 def dry_run(session: Session, run: ImportRun, progress: Callable[[str, int, int], None]) -> None:
-    """Read the workbook and plan it: the run becomes `ready`, with its diff, for a steward to review.
-    The plan is kept with the state of the referential it was made from, for the apply."""
+    """Read the workbook and plan it, a sheet at a time: the run becomes `ready`, with its diff, for a
+    steward to review. The plan is kept with the state of the referential it was made from, for the apply."""
     version = referential_version(session, run)
-    parsed = read_workbook(run.file_data or b"", current_app.config["IMPORT_MAX_ROWS"])
-    progress("checking", 0, len(parsed.statements))
+    workbook = WorkbookReader(run.file_data or b"", current_app.config["IMPORT_MAX_ROWS"])
     snapshot = bool(run.options.get("snapshot"))
-    plan = execute(session, run, parsed.statements, dry_run=True, snapshot=snapshot, progress=progress)
-    notes = parsed.notes
-    del parsed  # the statements are no longer needed: only the plan is kept
+    execute_by_type(session, run, workbook.statements, dry_run=True, snapshot=snapshot, progress=progress)
     # The run's own row is written last: the progress reporter updates it meanwhile from another connection.
-    run.notes = notes
-    run.plan_data = dump_plan(plan)
+    run.notes = workbook.notes
     run.plan_version = version
     run.status = "ready"
     run.phase = None
@@ -123,15 +119,15 @@ def apply(session: Session, run: ImportRun, progress: Callable[[str, int, int], 
     run's plan as reviewed when nothing changed since, otherwise the workbook read and planned again."""
     partial = bool(run.options.get("partial"))
     lock_source(session, run.source)  # from here on, no run of this source can change what the plan read
-    if run.plan_data and run.plan_version == referential_version(session, run):
+    if run.plan_version == referential_version(session, run) and has_kept_plan(session, run):
         progress("writing", 0, 1)
         apply_kept_plan(session, run, partial=partial, progress=progress)
     else:
-        parsed = read_workbook(run.file_data or b"", current_app.config["IMPORT_MAX_ROWS"])
+        workbook = WorkbookReader(run.file_data or b"", current_app.config["IMPORT_MAX_ROWS"])
         snapshot = bool(run.options.get("snapshot"))
-        execute(session, run, parsed.statements, snapshot=snapshot, partial=partial, keep_rows=False, progress=progress)
+        execute_by_type(session, run, workbook.statements, snapshot=snapshot, partial=partial, progress=progress)
     run.file_data = None
-    run.plan_data = None
+    drop_kept_plan(session, run)
     run.phase = None
 
 
@@ -176,7 +172,7 @@ def record_failure(session: Session, run_id: int, reason: str) -> None:
             if run is not None:
                 finish(session, run, "failed", reason)
                 run.file_data = None
-                run.plan_data = None
+                drop_kept_plan(session, run)
                 session.commit()
             return
         except Exception as error:

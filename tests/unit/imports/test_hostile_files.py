@@ -36,9 +36,9 @@ from tests.unit.imports.workbooks import read_part, replace_part, with_part, wor
 
 MIB = 1024 * 1024
 SHEET = "xl/worksheets/sheet1.xml"
-# What a run records of itself, whatever its outcome: its row, and when its source last ran (and so
-# was last updated).
-RUN_RECORD = ("import_run", "source.last_run_at", "source.updated_at")
+# What a run records of itself, whatever its outcome: its row, the plan a dry run keeps for its apply,
+# and when its source last ran (and so was last updated).
+RUN_RECORD = ("import_run", "import_plan_chunk", "source.last_run_at", "source.updated_at")
 # Limits small enough to keep every case fast; a case may lower one of them.
 LIMITS = {"IMPORT_MAX_BYTES": MIB, "IMPORT_MAX_UNZIPPED_BYTES": 64 * MIB, "IMPORT_MAX_ROWS": 100}
 DTD = b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE worksheet [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from portal.applications.models import Application
 from portal.conflicts.models import Conflict
+from portal.imports import plans
 from portal.imports.merge import Merge, Statement
 from portal.imports.models import ImportRun
-from portal.imports.plans import dump_plan, load_plan
+from portal.imports.plans import dump_plan, has_kept_plan, kept_plan, load_plan
 from portal.sources.models import Source
 from portal.sources.queries import find_source
 from tests.unit.builders import make_source
@@ -48,7 +49,7 @@ def name_of(session, trigram: str) -> str | None:
 
 def test_the_apply_writes_the_plan_the_dry_run_kept_without_reading_the_workbook_again(steward, session):
     run = dry_run(steward, session, [["ZQA", "Zebra", "production"]])
-    assert run.plan_data and run.plan_version
+    assert has_kept_plan(session, run) and run.plan_version
     run.file_data = b"the workbook is not read again"  # the apply would refuse this file if it read it
     session.flush()
 
@@ -56,7 +57,7 @@ def test_the_apply_writes_the_plan_the_dry_run_kept_without_reading_the_workbook
 
     assert (run.status, run.changes_written, run.counts["create"]) == ("succeeded", 1, 1)
     assert name_of(session, "ZQA") == "Zebra"
-    assert (run.file_data, run.plan_data) == (None, None)
+    assert (run.file_data, has_kept_plan(session, run)) == (None, False)
 
 
 def test_the_apply_plans_again_when_another_source_wrote_since_the_dry_run(steward, session):
@@ -78,7 +79,7 @@ def test_cancelling_drops_the_kept_plan(steward, session):
     steward.post(f"/imports/{run.id}/cancel", data={"csrf_token": CSRF_TOKEN})
 
     session.expire_all()
-    assert session.get(ImportRun, run.id).plan_data is None
+    assert not has_kept_plan(session, session.get(ImportRun, run.id))
 
 
 def test_a_kept_plan_reads_back_as_it_was_made(session):
@@ -131,3 +132,19 @@ def test_a_kept_plan_with_errors_applies_its_valid_rows_when_the_steward_asks(st
     session.expire_all()
     assert session.get(ImportRun, run.id).status == "succeeded"
     assert (name_of(session, "ZQA"), name_of(session, "ZQB")) == ("Zebra", None)
+
+
+def test_a_kept_plan_is_stored_in_pieces_and_applied_from_them(steward, session, monkeypatch):
+    monkeypatch.setattr(plans, "PIECE_BYTES", 1024)  # cut a plan of 1,500 rows as a large one is cut
+    rows = [[f"QAA{index:04d}", f"Application {index}", "production"] for index in range(1500)]
+    run = dry_run(steward, session, rows)
+    assert run.status == "ready", run.error
+    assert len(list(kept_plan(session, run))) > 1
+    run.file_data = b"the workbook is not read again"
+    session.flush()
+
+    run = apply(steward, session, run)
+
+    assert (run.status, run.counts["create"]) == ("succeeded", 1500)
+    assert [name_of(session, trigram) for trigram in ("QAA0000", "QAA1499")] == ["Application 0", "Application 1499"]
+    assert list(kept_plan(session, run)) == []
