@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -852,7 +853,8 @@ class Merge:
                 store.create(self.session, self.refs, chunk)
             for key, values in items:
                 stated = {name: value for name, value in values.items() if value is not None}
-                self._audit(object_type.name, key, None, "create", None, json.dumps(stated, sort_keys=True), now)
+                stated_json = orjson.dumps(stated, option=orjson.OPT_SORT_KEYS).decode()
+                self._audit(object_type.name, key, None, "create", None, stated_json, now)
                 self._touch(object_type.name, key)
         if type_plan.updates:
             store.update(

@@ -135,7 +135,7 @@ class Store:
     def stamp(self, now: Any) -> dict[str, Any]:
         return {"updated_at": now} if hasattr(self.model, "updated_at") else {}
 
-    def insert_rows(self, session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    def insert_with_ids(self, session: Session, rows: list[dict[str, Any]]) -> list[int]:
         return insert_rows(session, self.model, rows, returning="id")
 
 
@@ -166,7 +166,7 @@ class EntityStore(Store):
             if not ready:  # a cycle, which validation refuses before this point
                 raise ValueError("entities refer to each other as parents")
             rows = [{"code": key[0], **self.columns(refs, key, values)} for key, values in ready]
-            refs.entities.update(zip((key[0] for key, _ in ready), self.insert_rows(session, rows), strict=True))
+            refs.entities.update(zip((key[0] for key, _ in ready), self.insert_with_ids(session, rows), strict=True))
             pending = [item for item in pending if item not in ready]
 
 
@@ -193,7 +193,7 @@ class PersonStore(Store):
 
     def create(self, session: Session, refs: References, items: list[tuple[Key, Values]]) -> None:
         rows = [{"login": key[0], "display_name": key[0], **self.columns(refs, key, values)} for key, values in items]
-        refs.people.update(zip((key[0] for key, _ in items), self.insert_rows(session, rows), strict=True))
+        refs.people.update(zip((key[0] for key, _ in items), self.insert_with_ids(session, rows), strict=True))
 
 
 APPLICATION_COLUMNS = {
@@ -255,7 +255,7 @@ class ApplicationStore(Store):
             {"trigram": key[0], **self.columns(refs, key, values), "status": values.get("status") or "production"}
             for key, values in items
         ]
-        refs.applications.update(zip((key[0] for key, _ in items), self.insert_rows(session, rows), strict=True))
+        refs.applications.update(zip((key[0] for key, _ in items), self.insert_with_ids(session, rows), strict=True))
 
 
 class EnvironmentStore(Store):
@@ -282,7 +282,7 @@ class EnvironmentStore(Store):
             }
             for key, values in items
         ]
-        ids = self.insert_rows(session, rows)
+        ids = self.insert_with_ids(session, rows)
         refs.environments.update(zip(((key[0], key[1]) for key, _ in items), ids, strict=True))
 
 
@@ -320,7 +320,7 @@ class ComponentStore(Store):
             }
             for key, values in items
         ]
-        self.insert_rows(session, rows)
+        insert_rows(session, self.model, rows)  # nothing refers to these: their ids are not needed
 
 
 class StakeholderStore(Store):
@@ -342,7 +342,7 @@ class StakeholderStore(Store):
             {"application_id": refs.applications[key[0]], "person_id": refs.people[key[1]], "role": key[2]}
             for key, _ in items
         ]
-        self.insert_rows(session, rows)
+        insert_rows(session, self.model, rows)  # nothing refers to these: their ids are not needed
 
 
 class InterfaceStore(Store):
@@ -374,7 +374,7 @@ class InterfaceStore(Store):
             }
             for key, values in items
         ]
-        self.insert_rows(session, rows)
+        insert_rows(session, self.model, rows)  # nothing refers to these: their ids are not needed
 
 
 STORES: dict[str, Store] = {
