@@ -27,6 +27,7 @@ from tests.databases import create_postgresql_database, drop_postgresql_database
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.leaks import find_leaks, note_server_log, note_token_secret
 from tests.e2e.oidc import free_port, running_oidc_provider, stop_process, wait_until_answering
+from tests.portal_client import flask_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The executables of the interpreter running pytest (the venv's), whatever the current directory.
@@ -36,7 +37,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 OIDC_CLIENT_ID = "referentiel"
 PROVIDER_NAME = "Bank SSO"
 ACCESS_CONTACT = "referentiel-support@bank.example"
-CLI_TIMEOUT_S = 180
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 60
@@ -92,19 +92,6 @@ def _clean_environment(**portal_settings: str) -> dict[str, str]:
     return env
 
 
-def _flask(env: dict[str, str], *args: str) -> str:
-    """Run `flask <args>` with `env`; returns what it printed on stdout."""
-    command = [str(BIN / "flask"), "--app", "portal", *args]
-    result = subprocess.run(
-        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"`flask {' '.join(args)}` exited with code {result.returncode}:\n{result.stdout}\n{result.stderr}"
-        )
-    return result.stdout
-
-
 def _log_tail(path: Path) -> str:
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     return "\n".join(lines[-LOG_TAIL_LINES:])
@@ -132,11 +119,11 @@ def migrated_database(
     url = create_postgresql_database()
     try:
         env = _clean_environment(DATABASE_URL=url, SECRET_KEY=secret_key)
-        _flask(env, "db", "upgrade")
+        flask_cli(env, "db", "upgrade")
         if demo_size:
-            _flask(env, "demo-data", "--size", demo_size)
+            flask_cli(env, "demo-data", "--size", demo_size)
         for account, role in accounts:
-            _flask(
+            flask_cli(
                 {**env, "E2E_ACCOUNT_PASSWORD": account.password},
                 *("users", "create", account.login, "--role", role, "--password-env", "E2E_ACCOUNT_PASSWORD"),
             )
@@ -340,7 +327,7 @@ def portal_cli(database_url: str, portal_secret_key: str) -> Callable[..., str]:
     base = _clean_environment(DATABASE_URL=database_url, SECRET_KEY=portal_secret_key)
 
     def run(*args: str, env: dict[str, str] | None = None) -> str:
-        return _flask({**base, **(env or {})}, *args)
+        return flask_cli({**base, **(env or {})}, *args)
 
     return run
 

@@ -31,12 +31,12 @@ from tests.e2e.conftest import (
 from tests.e2e.leaks import note_token_secret
 from tests.e2e.oidc import free_port
 from tests.e2e.pages import XLSX
+from tests.portal_client import csrf_token
 from tests.unit.imports.workbooks import workbook_bytes
 
 pytestmark = pytest.mark.e2e
 
 TIMEOUT_S = 10
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 NEW_TOKEN = re.compile(r'id="new-token" class="secret" value="(ref_[^"]+)"')
 REVOKE_FORM = re.compile(r'action="(/account/tokens/\d+/revoke)"')
 RUN_PAGE = re.compile(r"/imports/(\d+)$")
@@ -81,15 +81,6 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
             running_gunicorn(free_port(), environment("second-metrics"), second_log) as second,
         ):
             yield Replicas(Replica(first, first_log), Replica(second, second_log), account)
-
-
-def csrf_token(browser: requests.Session, url: str) -> str:
-    """The CSRF token of `browser`'s session, read from a form of the page at `url`."""
-    page = browser.get(url, timeout=TIMEOUT_S)
-    page.raise_for_status()
-    match = CSRF_FIELD.search(page.text)
-    assert match, f"no CSRF field on {url}"
-    return match.group(1)
 
 
 def sign_in(browser: requests.Session, portal: str, login: str, password: str) -> requests.Response:

@@ -9,9 +9,7 @@ before did to it, and the cluster is stopped and removed at the end of the run, 
 
 from __future__ import annotations
 
-import re
 import secrets
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,12 +19,11 @@ import requests
 from sqlalchemy import Engine, create_engine, text
 
 from tests.e2e.oidc import free_port
-from tests.faults.servers import BIN, REPO_ROOT, Cluster, Portal, portal_environment, running_portal, throwaway_cluster
+from tests.faults.servers import Cluster, Portal, portal_environment, running_portal, throwaway_cluster
+from tests.portal_client import csrf_token, flask_cli
 
-CLI_TIMEOUT_S = 120
 HTTP_TIMEOUT_S = 10
 PUSH_SOURCE = "nifi"
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -90,19 +87,6 @@ def engine(cluster: Cluster) -> Iterator[Engine]:
     made = create_engine(cluster.url(), pool_pre_ping=True)
     yield made
     made.dispose()
-
-
-def flask_cli(env: dict[str, str], *args: str) -> str:
-    """Run `flask <args>` with `env`; returns what it printed on stdout."""
-    command = [str(BIN / "flask"), "--app", "portal", *args]
-    result = subprocess.run(
-        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"`flask {' '.join(args)}` exited with {result.returncode}:\n{result.stdout}\n{result.stderr}"
-        )
-    return result.stdout
 
 
 def flask_cli_together(*commands: tuple[dict[str, str], list[str]]) -> list[str]:
@@ -183,15 +167,6 @@ def portal(
 
 
 # --- Browsers -------------------------------------------------------------------------------------------------
-
-
-def csrf_token(browser: requests.Session, url: str) -> str:
-    """The CSRF token of `browser`'s session, read from a form of the page at `url`."""
-    page = browser.get(url, timeout=HTTP_TIMEOUT_S)
-    page.raise_for_status()
-    match = CSRF_FIELD.search(page.text)
-    assert match, f"no CSRF field on {url}"
-    return match.group(1)
 
 
 def signed_in_browser(portal_url: str, login: str, password: str) -> requests.Session:

@@ -12,9 +12,10 @@ import pytest
 import requests
 from sqlalchemy import Engine
 
-from tests.faults.conftest import HTTP_TIMEOUT_S, Referential, csrf_token, is_problem
+from tests.faults.conftest import HTTP_TIMEOUT_S, Referential, is_problem
 from tests.faults.servers import Cluster, Portal, wait_for
 from tests.faults.writes import Batch, checksums, runs_with_key, waiting_write, writes_to_source_records_wait
+from tests.portal_client import csrf_token
 from tests.unit.imports.workbooks import workbook_bytes
 
 pytestmark = pytest.mark.faults
