@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from portal.core.collector import collections_paused
 from portal.extensions import db
-from portal.imports.excel import WorkbookRejected, check_file, read_workbook
-from portal.imports.merge import Plan
-from portal.imports.runs import Actor, PlanHasErrors, execute, open_run
+from portal.imports.excel import WorkbookReader, WorkbookRejected, check_file
+from portal.imports.merge import Outcome, Statement
+from portal.imports.runs import Actor, PlanHasErrors, execute_by_type, open_run
 from portal.sources.queries import find_source
 
 MAX_LINES = 30
@@ -70,7 +70,7 @@ def _import_workbook(workbook: Path, source_name: str, apply_: bool, partial: bo
     config = current_app.config
     try:
         check_file(data, config["IMPORT_MAX_BYTES"], config["IMPORT_MAX_UNZIPPED_BYTES"])
-        parsed = read_workbook(data, config["IMPORT_MAX_ROWS"])
+        reader = WorkbookReader(data, config["IMPORT_MAX_ROWS"])
     except WorkbookRejected as error:
         raise click.ClickException(f"{workbook.name}: {error}") from None
     if db.session.get_bind().dialect.name == "postgresql":
@@ -78,20 +78,33 @@ def _import_workbook(workbook: Path, source_name: str, apply_: bool, partial: bo
     run = open_run(
         db.session, source, "upload", Actor.system("cli"), mode="apply" if apply_ else "dry_run", filename=workbook.name
     )
-    bar = Bar()
+    bar, errors = Bar(), ErrorLines()
     try:
-        plan = execute(
-            db.session, run, parsed.statements, dry_run=not apply_, snapshot=snapshot, partial=partial, progress=bar
+        # One sheet at a time, as the Imports page does: a large workbook never sits whole in memory.
+        execute_by_type(
+            db.session,
+            run,
+            reader.statements,
+            dry_run=not apply_,
+            snapshot=snapshot,
+            partial=partial,
+            keep=False,
+            observe=errors.add,
+            progress=bar,
         )
+    except WorkbookRejected as error:  # a sheet found wrong when its turn came (a key column missing...)
+        bar.close()
+        db.session.rollback()
+        raise click.ClickException(f"{workbook.name}: {error}") from None
     except PlanHasErrors as refused:
         bar.close()
         db.session.rollback()
-        _report(refused.plan)
+        errors.report(refused.plan.counts)
         raise click.ClickException(
             "Nothing was applied: fix the errors, or add --partial to apply the valid rows."
         ) from None
     bar.close()
-    _report(plan)
+    errors.report(run.counts)
     if apply_:
         db.session.commit()
         click.echo(f"Applied as import run {run.id}: {run.changes_written:,} values changed.")
@@ -100,17 +113,23 @@ def _import_workbook(workbook: Path, source_name: str, apply_: bool, partial: bo
         click.echo("Dry run: nothing was written. Add --apply to commit.")
 
 
-def _report(plan: Plan) -> None:
-    counts = plan.counts
-    click.echo(", ".join(f"{counts[action]:,} {action}" for action in counts))
-    shown = 0
-    for outcome in plan.outcomes:
-        if outcome.action == "error" and shown < MAX_LINES:
-            statement = outcome.statement
+class ErrorLines:
+    """The rows in error, printed after the counts: the first `MAX_LINES` of them, then how many more."""
+
+    def __init__(self) -> None:
+        self.shown: list[Statement] = []
+
+    def add(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            if outcome.action == "error" and not outcome.statement.derived and len(self.shown) < MAX_LINES:
+                self.shown.append(outcome.statement)
+
+    def report(self, counts: dict[str, int]) -> None:
+        click.echo(", ".join(f"{counts[action]:,} {action}" for action in counts))
+        for statement in self.shown:
             for error in statement.errors:
                 click.echo(
                     f"  {statement.location}, {error['column']} {error['value'] or ''!r}: {error['reason']}", err=True
                 )
-            shown += 1
-    if counts["error"] > shown:
-        click.echo(f"  ... and {counts['error'] - shown:,} more rows with errors", err=True)
+        if counts.get("error", 0) > len(self.shown):
+            click.echo(f"  ... and {counts['error'] - len(self.shown):,} more rows with errors", err=True)

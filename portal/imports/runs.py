@@ -7,6 +7,7 @@ an `Actor`, so that the audit log names a user or a token the same way whatever 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -143,37 +144,43 @@ def execute_by_type(
     dry_run: bool = False,
     snapshot: bool = False,
     partial: bool = False,
+    keep: bool = True,
+    observe: Callable[[list[Outcome]], None] | None = None,
     progress: Progress = no_progress,
 ) -> None:
     """`execute` for a workbook, one object type at a time (`Merge.plan_by_type`): each type is planned,
-    then applied, or for a dry run kept in the plan it returns, before the next sheet is read. Only
-    one sheet's statements and plan are held at a time, whatever the size of the workbook.
+    then applied, or for a dry run kept, before the next sheet is read. Only one sheet's statements and
+    plan are held at a time, whatever the size of the workbook. `observe` sees each type's outcomes.
 
-    A dry run keeps its diff rows and its plan (`plans.keep_plan`); an apply raises `PlanHasErrors` at
-    the first type with refused records unless `partial` is set (the caller rolls back what earlier
-    types wrote).
+    A dry run keeps its diff rows and its plan (`plans.keep_plan`) for the Imports page, unless `keep`
+    is off (the command line prints its report instead). An apply that meets refused records without
+    `partial` stops writing there, plans the remaining types only to count what they would refuse,
+    and raises `PlanHasErrors` (the caller rolls back what earlier types wrote).
     """
     if not dry_run:
         lock_source(session, run.source)
     merge = _merge_for(session, run, progress)
     merge.to_write = records_to_write(run.counts or {})
-    diff = RunDiff(session, run, everything=dry_run, keep=dry_run)
-    writer = keep_plan(session, run, snapshot) if dry_run else None
+    diff = RunDiff(session, run, everything=dry_run, keep=dry_run and keep)
+    writer = keep_plan(session, run, snapshot) if dry_run and keep else None
     for part in merge.plan_by_type(statements_of, snapshot):
         diff.add(part.outcomes, part.type_plan)
+        if observe is not None:
+            observe(part.outcomes)
         if writer is not None:
             writer.add(part.type_plan)
-        elif diff.counts["error"] and not partial:
-            raise PlanHasErrors(Plan(run.source, [], {}, snapshot, known_counts=diff.counts))
-        else:
+        elif not dry_run and not (diff.counts["error"] and not partial):
             merge.apply_type(part.type_plan)
         del part  # before the next type is planned: a part holds a whole sheet's statements
     diff.finish()
     run.counts = diff.counts
     if writer is not None:
         writer.finish()
-    else:
-        _record_apply(session, run, merge.finish_apply())
+    if dry_run:
+        return
+    if diff.counts["error"] and not partial:
+        raise PlanHasErrors(Plan(run.source, [], {}, snapshot, known_counts=diff.counts))
+    _record_apply(session, run, merge.finish_apply())
 
 
 def apply_kept_plan(
