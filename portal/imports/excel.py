@@ -2,10 +2,11 @@
 
 `check_file` looks at the bytes before any spreadsheet library does: the size, that it is a zip of an
 xlsx (not a renamed csv or pdf, not an encrypted workbook), that it does not expand into a zip bomb
-and that no XML part declares entities (XXE). `read_workbook` then finds each known sheet (English
-or French names), its header row (possibly below a title block), maps its columns to the schema
-(extra columns are ignored and listed), and yields one `Statement` per non-blank row, with the cell
-values as they are (real Excel dates, numbers, the cached value of formulas). The merge checks them.
+and that no XML part declares entities (XXE). `WorkbookReader` then finds each known sheet (English
+or French names) and, when a run asks for its type, its header row (possibly below a title block),
+maps its columns to the schema (extra columns are ignored and listed), and gives one `Statement` per
+non-blank row, with the cell values as they are (real Excel dates, numbers, the cached value of
+formulas). The merge checks them.
 
 python-calamine reads (it is several times faster than openpyxl's read-only mode: `bench/import`
 prints both); openpyxl writes the template, the export and the error workbook.
@@ -257,7 +258,7 @@ class WorkbookReader:
 
 
 def read_workbook(data: bytes, max_rows: int) -> ParsedWorkbook:
-    """Statements from every known sheet, all at once (for small workbooks: the command line, tests).
+    """Statements from every known sheet, all at once (tests, and `bench/import`'s reading comparison).
     Raises `WorkbookRejected` as `WorkbookReader` does."""
     reader = WorkbookReader(data, max_rows)
     by_sheet = sorted(reader.titles, key=lambda name: reader.workbook.sheet_names.index(reader.titles[name]))
