@@ -321,9 +321,7 @@ class Merge:
         ordered = sorted(outcomes, key=lambda outcome: (outcome.statement.derived, outcome.statement.position))
         return Plan(self.source, ordered, {part.type_plan.object_type.name: part.type_plan for part in parts}, snapshot)
 
-    def plan_by_type(
-        self, statements_of: Callable[[str], list[Statement]], snapshot: bool = False
-    ) -> Iterator[PlanPart]:
+    def plan_by_type(self, statements_of: StatementsOf, snapshot: bool = False) -> Iterator[PlanPart]:
         """Plan one object type after the other, in dependency order (parents first), each one's statements
         asked of `statements_of` when its turn comes: a workbook is read and planned a sheet at a time, so
         that a large one never holds every sheet's statements at once. A part may be applied before the
@@ -339,6 +337,7 @@ class Merge:
                 del part  # before the next sheet is read: a part holds a whole sheet's statements
 
     def _plan_part(self, name: str, statements_of: StatementsOf, snapshot: bool) -> PlanPart | None:
+        """Plan the statements of one type (none: no part); those stated unchanged since are not read."""
         object_type = OBJECT_TYPES[name]
         statements = statements_of(name)
         type_plan = TypePlan(object_type)
