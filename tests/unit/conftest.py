@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine
@@ -130,6 +131,18 @@ def fresh_rate_limits() -> Iterator[None]:
     """Failures counted by one test (in this process's memory) must not refuse the next one's requests."""
     yield
     rate_limiter.memory = MemoryCounts()
+
+
+@pytest.fixture
+def flask(app: Flask, session: Session) -> Callable[..., Result]:
+    """`flask("import", path, "--apply", env={...})`: run a `flask` command in the tests' database, as an operator
+    would, with `env` added to the environment."""
+    runner = app.test_cli_runner()
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(args=list(args), env=env)
+
+    return run
 
 
 @pytest.fixture

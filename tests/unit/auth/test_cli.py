@@ -11,16 +11,6 @@ from portal.auth.tokens import TOKEN_PATTERN
 from tests.unit.builders import make_login_session, make_user
 
 
-@pytest.fixture
-def flask(app, session):
-    runner = app.test_cli_runner()
-
-    def run(*args: str, env: dict[str, str] | None = None):
-        return runner.invoke(args=list(args), env=env)
-
-    return run
-
-
 def test_create_user_prints_a_generated_password_once(flask, session):
     result = flask("users", "create", "Alice", "--role", "steward", "--name", "Alice Martin")
     assert result.exit_code == 0, result.output

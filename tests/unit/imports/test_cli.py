@@ -17,16 +17,6 @@ ENVIRONMENTS = ["Trigram", "Environment", "URL"]
 
 
 @pytest.fixture
-def flask(app, session):
-    runner = app.test_cli_runner()
-
-    def run(*args: str):
-        return runner.invoke(args=list(args))
-
-    return run
-
-
-@pytest.fixture
 def workbook(tmp_path: Path):
     def write(sheets: dict[str, list[list[str]]]) -> str:
         path = tmp_path / "stewards.xlsx"

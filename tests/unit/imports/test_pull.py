@@ -482,16 +482,6 @@ def test_only_api_sources_are_pulled():
 # --- the command ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def flask(app, session):
-    runner = app.test_cli_runner()
-
-    def run(*args: str):
-        return runner.invoke(args=list(args))
-
-    return run
-
-
 def test_flask_sync_prints_a_summary_and_exits_0(flask, session, api):
     api.script("/apps", Reply.json([item("ABC", "Alpha"), item("DEF", "Delta")]))
     api_source(session, api)
