@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from portal.changes.models import Change
 from portal.conflicts.models import Conflict
-from portal.imports.merge import Candidate, Plan, RecordState, TypePlan
+from portal.imports.merge import Candidate, RecordState, TypePlan
 from portal.imports.models import ImportPlanChunk, ImportRun
 from portal.imports.schema import OBJECT_TYPES
 from portal.imports.visible import Key, Values, VisibleObject
@@ -100,12 +100,11 @@ class PlanWriter:
     compressed as soon as it is made, and can then be dropped. `sink` takes the compressed stream in
     pieces of about `PIECE_BYTES`."""
 
-    def __init__(self, snapshot: bool, sink: Callable[[bytes], None]) -> None:
+    def __init__(self, sink: Callable[[bytes], None]) -> None:
         self.compressor = zlib.compressobj(level=1)  # fast: the plan is written once and read once
         self.sink = sink
         self.pending: list[bytes] = []
         self.pending_bytes = 0
-        self._write(["plan", snapshot, None])
 
     def _write(self, line: list[Any]) -> None:
         self._keep(self.compressor.compress(orjson.dumps(line) + b"\n"))
@@ -134,14 +133,14 @@ class PlanWriter:
         self._hand_over()
 
 
-def keep_plan(session: Session, run: ImportRun, snapshot: bool) -> PlanWriter:
+def keep_plan(session: Session, run: ImportRun) -> PlanWriter:
     """A writer of the plan a dry run keeps for its apply, in the run's `ImportPlanChunk`s."""
     positions = itertools.count()
 
     def store(piece: bytes) -> None:
         session.execute(insert(ImportPlanChunk).values(run_id=run.id, position=next(positions), data=piece))
 
-    return PlanWriter(snapshot, store)
+    return PlanWriter(store)
 
 
 def kept_plan(session: Session, run: ImportRun) -> Iterator[bytes]:
@@ -164,16 +163,6 @@ def drop_kept_plan(session: Session, run: ImportRun) -> None:
     session.execute(delete(ImportPlanChunk).where(ImportPlanChunk.run_id == run.id))
 
 
-def dump_plan(plan: Plan) -> bytes:
-    """The plan's writes as compressed JSON lines, in one piece."""
-    pieces: list[bytes] = []
-    writer = PlanWriter(plan.snapshot, pieces.append)
-    for type_plan in plan.types.values():
-        writer.add(type_plan)
-    writer.finish()
-    return b"".join(pieces)
-
-
 def _lines(pieces: Iterable[bytes]) -> Iterator[list[Any]]:
     decompressor = zlib.decompressobj()
     pending = b""
@@ -191,8 +180,6 @@ def read_type_plans(pieces: Iterable[bytes], sources: dict[int, Source]) -> Iter
     current: TypePlan | None = None
     keys: KeyTable = {}
     for name, part, entries in _lines(pieces):
-        if name == "plan":
-            continue
         if part == "type":
             if current is not None:
                 yield current
@@ -201,13 +188,6 @@ def read_type_plans(pieces: Iterable[bytes], sources: dict[int, Source]) -> Iter
             _load_part(current, part, entries, sources, keys)
     if current is not None:
         yield current
-
-
-def load_plan(data: bytes, source: Source, sources: dict[int, Source], counts: dict[str, int]) -> Plan:
-    """The whole plan `dump_plan` wrote; `counts` are the dry run's (the plan keeps no outcomes to count)."""
-    snapshot = bool(next(_lines([data]))[1])
-    types = {type_plan.object_type.name: type_plan for type_plan in read_type_plans([data], sources)}
-    return Plan(source, [], types, snapshot, known_counts=counts)
 
 
 def _load_part(type_plan: TypePlan, part: str, entries: list[Any], sources: dict[int, Source], keys: KeyTable) -> None:

@@ -162,7 +162,7 @@ def execute_by_type(
     merge = _merge_for(session, run, progress)
     merge.to_write = records_to_write(run.counts or {})
     diff = RunDiff(session, run, everything=dry_run, keep=dry_run and keep)
-    writer = keep_plan(session, run, snapshot) if dry_run and keep else None
+    writer = keep_plan(session, run) if dry_run and keep else None
     for part in merge.plan_by_type(statements_of, snapshot):
         diff.add(part.outcomes, part.type_plan)
         if observe is not None:
