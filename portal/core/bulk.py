@@ -4,6 +4,8 @@
   multi-row INSERTs otherwise; rows are grouped by the columns they set, because one statement
   can only set one list of columns.
 - `update_rows`: one UPDATE per group of rows setting the same columns, executed for many rows at once.
+- `writing_behind`: within it, the COPYs go to the server from a thread of their own while the caller
+  prepares the next rows.
 
 Core statements on the tables, not the ORM: no object is built per row. Column defaults (such as
 `created_at`) are applied by SQLAlchemy for INSERTs and filled in here for COPY.
@@ -11,14 +13,18 @@ Core statements on the tables, not the ORM: no object is built per row. Column d
 
 from __future__ import annotations
 
+import io
+import queue
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import JSON, Table, bindparam, text
+from sqlalchemy import JSON, Table, bindparam, event, text
 from sqlalchemy.orm import Session
 
 from portal.core.models import Base
@@ -120,11 +126,95 @@ def _copy(session: Session, table: Table, rows: list[dict[str, Any]], shared: di
         "\t".join([convert(row[name]) for convert, name in zip(as_text, names, strict=True)]) + fixed for row in rows
     )
     column_list = ", ".join(f'"{name}"' for name in [*names, *fixed_values])
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    statement = f'COPY "{table.name}" ({column_list}) FROM STDIN'
+    dbapi_connection = session.connection().connection.dbapi_connection
+    writer: CopyWriter | None = session.info.get(CopyWriter.KEY)
+    if writer is not None:
+        writer.submit(dbapi_connection, statement, "".join(lines))
+        return
+    cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.copy_expert(f'COPY "{table.name}" ({column_list}) FROM STDIN', _CopyStream(lines), COPY_READ_SIZE)
+        cursor.copy_expert(statement, _CopyStream(lines), COPY_READ_SIZE)
     finally:
         cursor.close()
+
+
+class CopyWriter:
+    """Runs COPYs one after the other on a thread of its own (`writing_behind`). While the server inserts
+    one batch, the caller's thread prepares the next: psycopg2 lets go of Python's lock while it waits for
+    the server, so Python and PostgreSQL work at the same time, on two cores.
+
+    The first failure stops the writing: the batches still queued are dropped, and the error is raised in
+    the caller's thread at its next `submit` or `wait` (its next statement on the session waits too)."""
+
+    KEY = "copy_writer"
+    # Batches formatted ahead of the server: enough to keep it busy, few enough to bound memory.
+    QUEUE_SIZE = 3
+
+    def __init__(self) -> None:
+        self.jobs: queue.Queue[tuple[Any, str, str] | None] = queue.Queue(maxsize=self.QUEUE_SIZE)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="copy-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            try:
+                if self.error is None:
+                    dbapi_connection, statement, data = job
+                    cursor = dbapi_connection.cursor()
+                    try:
+                        cursor.copy_expert(statement, io.StringIO(data), COPY_READ_SIZE)
+                    finally:
+                        cursor.close()
+            except BaseException as error:  # raised in the caller's thread, by `wait`
+                self.error = error
+            finally:
+                self.jobs.task_done()
+        self.jobs.task_done()
+
+    def submit(self, dbapi_connection: Any, statement: str, data: str) -> None:
+        self._raise_error()
+        self.jobs.put((dbapi_connection, statement, data))
+
+    def wait(self) -> None:
+        """Return once every batch submitted is written; raise the error that stopped the writing."""
+        self.jobs.join()
+        self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self.error is not None:  # stays set: nothing more is written after a failure
+            raise self.error
+
+    def stop(self) -> None:
+        self.jobs.join()
+        self.jobs.put(None)
+        self.thread.join()
+
+
+@contextmanager
+def writing_behind(session: Session) -> Iterator[None]:
+    """Within this block, `insert_rows` hands its COPYs to a `CopyWriter` and returns at once (PostgreSQL;
+    elsewhere nothing changes). Every other statement on the session's connection first waits for them,
+    so what the caller reads back includes what it wrote; leaving the block waits for them too. The block
+    must not end the session's transaction: the caller commits or rolls back after it."""
+    if session.get_bind().dialect.name != "postgresql" or CopyWriter.KEY in session.info:
+        yield
+        return
+    connection = session.connection()
+    writer = session.info[CopyWriter.KEY] = CopyWriter()
+
+    def wait_for_copies(*_: Any) -> None:
+        writer.wait()
+
+    event.listen(connection, "before_cursor_execute", wait_for_copies)
+    try:
+        yield
+        writer.wait()
+    finally:
+        event.remove(connection, "before_cursor_execute", wait_for_copies)
+        del session.info[CopyWriter.KEY]
+        writer.stop()
 
 
 class _CopyStream:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
-from portal.core.bulk import insert_rows
+from portal.core.bulk import insert_rows, writing_behind
 from portal.core.models import utcnow
 from portal.imports.merge import Merge, Outcome, Plan, Progress, Statement, StatementsOf, TypePlan, no_progress
 from portal.imports.models import ImportRow, ImportRun
@@ -163,24 +163,26 @@ def execute_by_type(
     merge.to_write = records_to_write(run.counts or {})
     diff = RunDiff(session, run, everything=dry_run, keep=dry_run and keep)
     writer = keep_plan(session, run) if dry_run and keep else None
-    for part in merge.plan_by_type(statements_of, snapshot):
-        diff.add(part.outcomes, part.type_plan)
-        if observe is not None:
-            observe(part.outcomes)
+    with writing_behind(session):
+        for part in merge.plan_by_type(statements_of, snapshot):
+            diff.add(part.outcomes, part.type_plan)
+            if observe is not None:
+                observe(part.outcomes)
+            if writer is not None:
+                writer.add(part.type_plan)
+            elif not dry_run and not (diff.counts["error"] and not partial):
+                merge.apply_type(part.type_plan)
+            del part  # before the next type is planned: a part holds a whole sheet's statements
+        diff.finish()
         if writer is not None:
-            writer.add(part.type_plan)
-        elif not dry_run and not (diff.counts["error"] and not partial):
-            merge.apply_type(part.type_plan)
-        del part  # before the next type is planned: a part holds a whole sheet's statements
-    diff.finish()
+            writer.finish()
+        changes_written = None if dry_run or (diff.counts["error"] and not partial) else merge.finish_apply()
     run.counts = diff.counts
-    if writer is not None:
-        writer.finish()
     if dry_run:
         return
-    if diff.counts["error"] and not partial:
+    if changes_written is None:
         raise PlanHasErrors(Plan(run.source, [], {}, snapshot, known_counts=diff.counts))
-    _record_apply(session, run, merge.finish_apply())
+    _record_apply(session, run, changes_written)
 
 
 def apply_kept_plan(
@@ -193,11 +195,13 @@ def apply_kept_plan(
         raise PlanHasErrors(Plan(run.source, [], {}, False, known_counts=counts))
     merge = _merge_for(session, run, progress)
     merge.to_write = records_to_write(counts)
-    for type_plan in read_type_plans(kept_plan(session, run), merge.sources):
-        merge.load_references(type_plan)
-        merge.apply_type(type_plan)
-        del type_plan  # before the next type's plan is read
-    _record_apply(session, run, merge.finish_apply())
+    with writing_behind(session):
+        for type_plan in read_type_plans(kept_plan(session, run), merge.sources):
+            merge.load_references(type_plan)
+            merge.apply_type(type_plan)
+            del type_plan  # before the next type's plan is read
+        changes_written = merge.finish_apply()
+    _record_apply(session, run, changes_written)
 
 
 def records_to_write(counts: dict[str, int]) -> int:

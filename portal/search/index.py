@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import Row, delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -85,19 +86,22 @@ def _write(session: Session, ids: list[int], insert_variants: Any) -> None:
     """Write the documents of these applications, then their words' variants with `insert_variants`."""
     entity_paths = _entity_paths(session)
     vocabulary: set[str] = set()
-    for start in range(0, len(ids), BATCH_SIZE):
-        vocabulary |= _write_documents(session, ids[start : start + BATCH_SIZE], entity_paths)
+    batches = iter([ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)])
+    content = _content(session, batch) if (batch := next(batches, None)) else None
+    while content is not None:
+        documents = list(_documents(content, entity_paths))
+        # The next batch is read before this one is written: within `bulk.writing_behind`, the server
+        # then inserts these documents while Python builds the next ones.
+        content = _content(session, batch) if (batch := next(batches, None)) else None
+        insert_rows(session, SearchDocument, documents)
+        vocabulary |= _vocabulary(documents)
     rows = [{"variant": key, "term": word} for word in sorted(vocabulary) for key in sorted(variants(word))]
     for start in range(0, len(rows), VARIANT_BATCH_SIZE):
         session.execute(insert_variants, rows[start : start + VARIANT_BATCH_SIZE])
 
 
-def _write_documents(session: Session, ids: list[int], entity_paths: dict[int, str]) -> set[str]:
-    """Insert the documents of these applications; return the words they bring to the vocabulary."""
-    documents = list(_documents(session, ids, entity_paths))
-    if not documents:
-        return set()
-    insert_rows(session, SearchDocument, documents)
+def _vocabulary(documents: list[dict[str, Any]]) -> set[str]:
+    """The words these documents bring to the vocabulary."""
     vocabulary = {
         word
         for document in documents
@@ -123,7 +127,16 @@ def _insert_ignoring_duplicates(session: Session) -> Any:
     return dialect.insert(SearchTermVariant).on_conflict_do_nothing()
 
 
-def _documents(session: Session, ids: list[int], entity_paths: dict[int, str]) -> Iterator[dict[str, Any]]:
+@dataclass
+class _Content:
+    """What the documents of some applications are made of, as read from the database."""
+
+    applications: Sequence[Row[int, str, str, str | None, int | None]]  # id, trigram, name, description, entity
+    people: dict[int, list[str]]
+    hosts: dict[int, list[str]]
+
+
+def _content(session: Session, ids: list[int]) -> _Content:
     people: dict[int, list[str]] = defaultdict(list)
     for application_id, display_name, login in session.execute(
         select(Stakeholder.application_id, Person.display_name, Person.login)
@@ -138,18 +151,23 @@ def _documents(session: Session, ids: list[int], entity_paths: dict[int, str]) -
         .where(Environment.application_id.in_(ids))
     ):
         hosts[application_id].extend(value for value in (url, component) if value)
-    for application_id, trigram, name, description, entity_id in session.execute(
+    applications = session.execute(
         select(
             Application.id, Application.trigram, Application.name, Application.description, Application.entity_id
         ).where(Application.id.in_(ids))
-    ):
+    )
+    return _Content(applications.all(), people, hosts)
+
+
+def _documents(content: _Content, entity_paths: dict[int, str]) -> Iterator[dict[str, Any]]:
+    for application_id, trigram, name, description, entity_id in content.applications:
         yield {
             "application_id": application_id,
             "trigram": trigram,
             "name": name,
             "description": description or "",
-            "people": " ".join(dict.fromkeys(people[application_id])),
-            "hosts": " ".join(dict.fromkeys(hosts[application_id])),
+            "people": " ".join(dict.fromkeys(content.people[application_id])),
+            "hosts": " ".join(dict.fromkeys(content.hosts[application_id])),
             "entities": entity_paths.get(entity_id, "") if entity_id else "",
         }
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.changes.models import Change
-from portal.core.bulk import COPY_THRESHOLD, insert_rows
+from portal.core.bulk import COPY_THRESHOLD, insert_rows, writing_behind
 from portal.core.models import utcnow
 
 
@@ -35,3 +35,29 @@ def test_text_with_tabs_newlines_and_backslashes_is_written_as_given(session):
     insert_rows(session, Change, rows, shared={"actor": "bulk-test", "new_value": tricky})
 
     assert set(session.scalars(select(Change.new_value))) == {tricky}
+
+
+def _changes(count: int, prefix: str = "Z") -> list[dict]:
+    return [
+        {"at": utcnow(), "object_type": "application", "natural_key": f"{prefix}{n:04d}", "operation": "create"}
+        for n in range(count)
+    ]
+
+
+def test_rows_written_behind_are_read_back_by_the_next_statement(session):
+    with writing_behind(session):
+        for prefix in "ABCDEFGH":  # more batches than the writer queues: submitting waits for room
+            insert_rows(session, Change, _changes(COPY_THRESHOLD, prefix), shared={"actor": "behind"})
+        written = session.scalar(select(func.count()).where(Change.actor == "behind"))
+
+    assert written == 8 * COPY_THRESHOLD
+
+
+def test_a_failed_write_behind_is_raised_within_the_block(session):
+    refused = {**_changes(1)[0], "natural_key": "Z0000", "operation": "destroy"}  # not an operation the log knows
+
+    with pytest.raises(Exception, match="ck_change_operation"):
+        with writing_behind(session):
+            insert_rows(session, Change, [*_changes(COPY_THRESHOLD, "A"), refused], shared={"actor": "behind"})
+            insert_rows(session, Change, _changes(COPY_THRESHOLD, "B"), shared={"actor": "behind"})
+            session.execute(select(1))
