@@ -684,7 +684,7 @@ class Merge:
         if object_type == "stakeholder":
             self.refs.load_people(key[1] for key in keys)
         if object_type == "component":
-            self.refs.load_environments(key[0] for key in keys)
+            self.refs.load_environments((key[0], key[1]) for key in keys)
 
     def _check_statement_references(self, object_type: ObjectType, statement: Statement) -> None:
         key, values = statement.key, statement.values

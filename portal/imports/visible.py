@@ -73,8 +73,10 @@ class References:
             )
             self.applications.update({trigram: id_ for trigram, id_ in rows})
 
-    def load_environments(self, trigrams: Iterable[str]) -> None:
-        wanted = sorted(set(trigrams))
+    def load_environments(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """The ids of these (trigram, environment name) pairs, read by application: those this run
+        created are known already (a first import creates every environment its components name)."""
+        wanted = sorted({trigram for trigram, name in pairs if (trigram, name) not in self.environments})
         for chunk in chunks(wanted):
             rows = self.session.execute(
                 select(Application.trigram, Environment.name, Environment.id)
