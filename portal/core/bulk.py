@@ -37,9 +37,11 @@ COPY_READ_SIZE = 1 << 16
 
 
 def _groups(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Rows grouped by the columns they set. Rows built by the same code list their columns in the same
+    order, so the columns are not sorted: rows setting the same ones in another order just make another group."""
     grouped: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        grouped[tuple(sorted(row))].append(row)
+        grouped[tuple(row)].append(row)
     yield from grouped.values()
 
 
