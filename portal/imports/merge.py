@@ -850,11 +850,12 @@ class Merge:
             size = len(items) if object_type.name == "entity" else WRITE_CHUNK
             for chunk in chunks(items, size):
                 store.create(self.session, self.refs, chunk)
-            for key, values in items:
-                stated = {name: value for name, value in values.items() if value is not None}
-                stated_json = orjson.dumps(stated, option=orjson.OPT_SORT_KEYS).decode()
-                self._audit(object_type.name, key, None, "create", None, stated_json, now)
-                self._touch(object_type.name, key)
+                # Audited while the server writes them (`bulk.writing_behind`), before the next chunk's ids are read.
+                for key, values in chunk:
+                    stated = {name: value for name, value in values.items() if value is not None}
+                    stated_json = orjson.dumps(stated, option=orjson.OPT_SORT_KEYS).decode()
+                    self._audit(object_type.name, key, None, "create", None, stated_json, now)
+                    self._touch(object_type.name, key)
         if type_plan.updates:
             store.update(
                 self.session,
