@@ -37,7 +37,7 @@ from portal.sources.models import Source
 LINE_ENTRIES = 5000
 # Compressed bytes per stored piece of a kept plan.
 PIECE_BYTES = 1 << 20
-FORMAT = 1
+FORMAT = 2  # 2: a creation as the source states it is one `created` entry
 KeyTable = dict[Key, Key]
 
 
@@ -77,11 +77,29 @@ def _parts(type_plan: TypePlan) -> Iterator[tuple[str, Iterable[Any]]]:
     """Each part of a type's plan as JSON-ready entries; `mine` only for the records the plan rewrites."""
     mine = {key: type_plan.mine[key] for key in type_plan.new_payloads if key in type_plan.mine}
     yield "mine", _keyed(mine, _record)
-    yield "new_payloads", _keyed(type_plan.new_payloads)
-    yield "fingerprints", _keyed(type_plan.fingerprints)
-    # A creation that shows just what the source states is written as null (read back as the payload).
-    payloads, creates = type_plan.new_payloads, type_plan.creates.items()
-    yield "creates", ((key, None if values is payloads.get(key) else values) for key, values in creates)
+    payloads, creates, fingerprints = type_plan.new_payloads, type_plan.creates, type_plan.fingerprints
+
+    def created_as_stated(key: Key) -> bool:
+        """A creation that shows just what the source states (every record of a first import): its key,
+        payload and digest are written once, as one `created` entry, instead of in three parts."""
+        values = creates.get(key)
+        return values is not None and values is payloads.get(key)
+
+    yield (
+        "created",
+        ([key, payload, fingerprints.get(key)] for key, payload in payloads.items() if created_as_stated(key)),
+    )
+    yield "new_payloads", ((key, payload) for key, payload in payloads.items() if not created_as_stated(key))
+    yield "fingerprints", ((key, digest) for key, digest in fingerprints.items() if not created_as_stated(key))
+    # Any other creation that shows just the payload is written as null (read back as the payload).
+    yield (
+        "creates",
+        (
+            (key, None if values is payloads.get(key) else values)
+            for key, values in creates.items()
+            if not created_as_stated(key)
+        ),
+    )
     yield "updates", _keyed(type_plan.updates, lambda pair: [pair[0].id, pair[1]])
     yield "old_values", _keyed(type_plan.old_values)
     contested = {
@@ -224,6 +242,11 @@ def _load_part(type_plan: TypePlan, part: str, entries: list[Any], sources: dict
         )
     elif part == "settled":
         type_plan.settled.update({key_of(key): set(names) for key, names in entries})
+    elif part == "created":
+        for entry, payload, digest in entries:
+            key = key_of(entry)
+            type_plan.new_payloads[key] = type_plan.creates[key] = payload
+            type_plan.fingerprints[key] = digest
     elif part == "creates":  # after new_payloads: a null is a creation showing the payload as it is
         for entry, values in entries:
             key = key_of(entry)
