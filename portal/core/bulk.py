@@ -34,6 +34,8 @@ CHUNK = 1000
 COPY_THRESHOLD = 200
 # Characters handed to COPY at a time: large enough to keep the server busy, small enough to overlap.
 COPY_READ_SIZE = 1 << 16
+# Characters of one COPY handed to the writer thread (`writing_behind`).
+COPY_BATCH_SIZE = 1 << 20
 
 
 def _groups(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -132,13 +134,29 @@ def _copy(session: Session, table: Table, rows: list[dict[str, Any]], shared: di
     dbapi_connection = session.connection().connection.dbapi_connection
     writer: CopyWriter | None = session.info.get(CopyWriter.KEY)
     if writer is not None:
-        writer.submit(dbapi_connection, statement, "".join(lines))
+        for batch in _batches(lines):
+            writer.submit(dbapi_connection, statement, batch)
         return
     cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.copy_expert(statement, _CopyStream(lines), COPY_READ_SIZE)
     finally:
         cursor.close()
+
+
+def _batches(lines: Iterator[str]) -> Iterator[str]:
+    """Lines joined into pieces of about `COPY_BATCH_SIZE` characters, one COPY each: what waits for
+    the writer stays small, however many rows the caller hands over at once."""
+    pieces: list[str] = []
+    length = 0
+    for line in lines:
+        pieces.append(line)
+        length += len(line)
+        if length >= COPY_BATCH_SIZE:
+            yield "".join(pieces)
+            pieces, length = [], 0
+    if pieces:
+        yield "".join(pieces)
 
 
 class CopyWriter:
@@ -150,8 +168,8 @@ class CopyWriter:
     the caller's thread at its next `submit` or `wait` (its next statement on the session waits too)."""
 
     KEY = "copy_writer"
-    # Batches formatted ahead of the server: enough to keep it busy, few enough to bound memory.
-    QUEUE_SIZE = 3
+    # Batches formatted ahead of the server (of `COPY_BATCH_SIZE` each): enough to keep it busy.
+    QUEUE_SIZE = 4
 
     def __init__(self) -> None:
         self.jobs: queue.Queue[tuple[Any, str, str] | None] = queue.Queue(maxsize=self.QUEUE_SIZE)

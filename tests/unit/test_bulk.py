@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.changes.models import Change
+from portal.core import bulk
 from portal.core.bulk import COPY_THRESHOLD, insert_rows, writing_behind
 from portal.core.models import utcnow
 
@@ -53,11 +54,20 @@ def test_rows_written_behind_are_read_back_by_the_next_statement(session):
     assert written == 8 * COPY_THRESHOLD
 
 
+def test_rows_written_behind_in_several_copies_are_all_written(session, monkeypatch):
+    monkeypatch.setattr(bulk, "COPY_BATCH_SIZE", 1000)  # a few dozen rows per COPY
+
+    with writing_behind(session):
+        insert_rows(session, Change, _changes(3 * COPY_THRESHOLD), shared={"actor": "behind"})
+    written = session.scalars(select(Change.natural_key).where(Change.actor == "behind")).all()
+
+    assert sorted(written) == [f"Z{n:04d}" for n in range(3 * COPY_THRESHOLD)]
+
+
 def test_a_failed_write_behind_is_raised_within_the_block(session):
     refused = {**_changes(1)[0], "natural_key": "Z0000", "operation": "destroy"}  # not an operation the log knows
 
-    with pytest.raises(Exception, match="ck_change_operation"):
-        with writing_behind(session):
-            insert_rows(session, Change, [*_changes(COPY_THRESHOLD, "A"), refused], shared={"actor": "behind"})
-            insert_rows(session, Change, _changes(COPY_THRESHOLD, "B"), shared={"actor": "behind"})
-            session.execute(select(1))
+    with pytest.raises(Exception, match="ck_change_operation"), writing_behind(session):
+        insert_rows(session, Change, [*_changes(COPY_THRESHOLD, "A"), refused], shared={"actor": "behind"})
+        insert_rows(session, Change, _changes(COPY_THRESHOLD, "B"), shared={"actor": "behind"})
+        session.execute(select(1))
