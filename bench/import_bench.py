@@ -140,7 +140,8 @@ def compare_readers(path: Path) -> dict[str, float]:
 
 # The import itself runs in a child process, so that its peak memory is its own.
 IMPORT_SCRIPT = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
+from sqlalchemy import text
 from portal import create_app
 from portal.extensions import db
 from portal.imports.workbooks import start_upload, run_step
@@ -148,8 +149,25 @@ from portal.imports.runs import Actor
 from portal.imports.models import ImportRun
 from portal.sources.queries import find_source
 
+def cpu():
+    # CPU seconds so far: this process, and the database's server processes (read from /proc: the
+    # benchmark's PostgreSQL runs on this machine; its pooled connections stay open between the steps).
+    with app.app_context():
+        pids = db.session.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))
+        pids = pids.scalars().all()
+        db.session.rollback()
+    server = 0.0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        server += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return time.process_time(), server
+
 app = create_app()
 data = open(sys.argv[1], "rb").read()
+before = cpu()
 with app.app_context():
     source = find_source(db.session, "workbook")
     started = time.perf_counter()
@@ -158,6 +176,7 @@ with app.app_context():
     run_id = run.id
 run_step(app, run_id, "dry_run")
 dry_run = time.perf_counter() - started
+after_dry_run = cpu()
 with app.app_context():
     run = db.session.get(ImportRun, run_id)
     counts, status = run.counts, run.status
@@ -166,13 +185,26 @@ with app.app_context():
 started = time.perf_counter()
 run_step(app, run_id, "apply")
 apply = time.perf_counter() - started
+after_apply = cpu()
 with app.app_context():
     run = db.session.get(ImportRun, run_id)
     result = {"dry_run_s": dry_run, "apply_s": apply, "status": run.status, "error": run.error,
               "counts": counts, "changes_written": run.changes_written,
-              "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+              "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "cpu": {"python": [after_dry_run[0] - before[0], after_apply[0] - after_dry_run[0]],
+                      "postgres": [after_dry_run[1] - before[1], after_apply[1] - after_dry_run[1]]}}
 print(json.dumps(result))
 """
+
+
+def cpu_split(result: dict) -> str:
+    """Where an import's time went: a step whose CPU seconds on one side come near its wall time is bound
+    by that side (two cores: Python and PostgreSQL can each use one at the same time)."""
+    python, postgres = result["cpu"]["python"], result["cpu"]["postgres"]
+    return (
+        f"CPU seconds, dry run / apply: Python {python[0]:.1f} / {python[1]:.1f}, "
+        f"PostgreSQL {postgres[0]:.1f} / {postgres[1]:.1f}"
+    )
 
 
 def import_once(url: str, path: Path) -> dict:
@@ -297,11 +329,13 @@ def main() -> None:
         f"(target {TARGETS['memory_mb']} MB), status {first['status']}, {first['changes_written']:,} values written"
     )
     print(f"    counts: {first['counts']}")
+    print(f"    {cpu_split(first)}")
     print(
         f"  unchanged re-import: dry run {second['dry_run_s']:.1f} s + apply {second['apply_s']:.1f} s = {again:.1f} s "
         f"(target {TARGETS['reimport_s']:.0f} s), {second['changes_written']} values written (target 0), "
         f"peak memory {second['peak_mb']:.0f} MB"
     )
+    print(f"    {cpu_split(second)}")
     if push:
         print(
             f"  push: {push['records']:,} records in batches of {PUSH_BATCH:,}: {push['push_s']:.1f} s "
