@@ -35,7 +35,7 @@ COPY_THRESHOLD = 200
 # Characters handed to COPY at a time: large enough to keep the server busy, small enough to overlap.
 COPY_READ_SIZE = 1 << 16
 # Characters of one COPY handed to the writer thread (`writing_behind`).
-COPY_BATCH_SIZE = 1 << 20
+COPY_BATCH_SIZE = 4 << 20
 
 
 def _groups(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -144,19 +144,20 @@ def _copy(session: Session, table: Table, rows: list[dict[str, Any]], shared: di
         cursor.close()
 
 
-def _batches(lines: Iterator[str]) -> Iterator[str]:
+def _batches(lines: Iterator[str]) -> Iterator[bytes]:
     """Lines joined into pieces of about `COPY_BATCH_SIZE` characters, one COPY each: what waits for
-    the writer stays small, however many rows the caller hands over at once."""
+    the writer stays small, however many rows the caller hands over at once. Encoded here, so that the
+    writer thread needs Python's lock as little as possible."""
     pieces: list[str] = []
     length = 0
     for line in lines:
         pieces.append(line)
         length += len(line)
         if length >= COPY_BATCH_SIZE:
-            yield "".join(pieces)
+            yield "".join(pieces).encode()
             pieces, length = [], 0
     if pieces:
-        yield "".join(pieces)
+        yield "".join(pieces).encode()
 
 
 class CopyWriter:
@@ -165,14 +166,18 @@ class CopyWriter:
     the server, so Python and PostgreSQL work at the same time, on two cores.
 
     The first failure stops the writing: the batches still queued are dropped, and the error is raised in
-    the caller's thread at its next `submit` or `wait` (its next statement on the session waits too)."""
+    the caller's thread at its next `submit` or `wait` (its next statement on the session waits too).
+
+    Each batch is handed to psycopg2 in one read: the writer thread takes Python's lock for each read,
+    and while the caller's thread is busy it gets it only every few milliseconds (the interpreter's
+    switch interval), time during which the server would wait for data."""
 
     KEY = "copy_writer"
     # Batches formatted ahead of the server (of `COPY_BATCH_SIZE` each): enough to keep it busy.
-    QUEUE_SIZE = 4
+    QUEUE_SIZE = 2
 
     def __init__(self) -> None:
-        self.jobs: queue.Queue[tuple[Any, str, str] | None] = queue.Queue(maxsize=self.QUEUE_SIZE)
+        self.jobs: queue.Queue[tuple[Any, str, bytes] | None] = queue.Queue(maxsize=self.QUEUE_SIZE)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="copy-writer", daemon=True)
         self.thread.start()
@@ -184,7 +189,7 @@ class CopyWriter:
                     dbapi_connection, statement, data = job
                     cursor = dbapi_connection.cursor()
                     try:
-                        cursor.copy_expert(statement, io.StringIO(data), COPY_READ_SIZE)
+                        cursor.copy_expert(statement, io.BytesIO(data), len(data) + 1)
                     finally:
                         cursor.close()
             except BaseException as error:  # raised in the caller's thread, by `wait`
@@ -193,7 +198,7 @@ class CopyWriter:
                 self.jobs.task_done()
         self.jobs.task_done()
 
-    def submit(self, dbapi_connection: Any, statement: str, data: str) -> None:
+    def submit(self, dbapi_connection: Any, statement: str, data: bytes) -> None:
         self._raise_error()
         self.jobs.put((dbapi_connection, statement, data))
 
