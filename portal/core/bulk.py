@@ -173,8 +173,9 @@ class CopyWriter:
     switch interval), time during which the server would wait for data."""
 
     KEY = "copy_writer"
-    # Batches formatted ahead of the server (of `COPY_BATCH_SIZE` each): enough to keep it busy.
-    QUEUE_SIZE = 2
+    # Batches formatted ahead of the server (of `COPY_BATCH_SIZE` each): enough to keep it busy for a
+    # second or so, while the caller does something else (decodes the next part of a plan).
+    QUEUE_SIZE = 6
 
     def __init__(self) -> None:
         self.jobs: queue.Queue[tuple[Any, str, bytes] | None] = queue.Queue(maxsize=self.QUEUE_SIZE)

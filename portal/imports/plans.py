@@ -162,14 +162,21 @@ def keep_plan(session: Session, run: ImportRun) -> PlanWriter:
 
 
 def kept_plan(session: Session, run: ImportRun) -> Iterator[bytes]:
-    """The pieces of the plan a run's dry run kept, read one at a time (none when it kept no plan)."""
-    positions = session.scalars(
-        select(ImportPlanChunk.position).where(ImportPlanChunk.run_id == run.id).order_by(ImportPlanChunk.position)
-    ).all()
-    for position in positions:
-        yield session.scalars(
-            select(ImportPlanChunk.data).where(ImportPlanChunk.run_id == run.id, ImportPlanChunk.position == position)
-        ).one()
+    """The pieces of the plan a run's dry run kept (none when it kept no plan), in order.
+
+    They are read at once, before the apply writes anything: a statement on the session waits for the
+    writes in flight (`bulk.writing_behind`), so reading a piece between two types would leave the
+    server idle while the next type's plan is decoded. Compressed, the plan of a workbook of 20,000
+    applications is some 15 MB; each piece is let go once read.
+    """
+    pieces = list(
+        session.scalars(
+            select(ImportPlanChunk.data).where(ImportPlanChunk.run_id == run.id).order_by(ImportPlanChunk.position)
+        )
+    )
+    pieces.reverse()
+    while pieces:
+        yield pieces.pop()
 
 
 def has_kept_plan(session: Session, run: ImportRun) -> bool:
