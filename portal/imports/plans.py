@@ -78,28 +78,23 @@ def _parts(type_plan: TypePlan) -> Iterator[tuple[str, Iterable[Any]]]:
     mine = {key: type_plan.mine[key] for key in type_plan.new_payloads if key in type_plan.mine}
     yield "mine", _keyed(mine, _record)
     payloads, creates, fingerprints = type_plan.new_payloads, type_plan.creates, type_plan.fingerprints
-
-    def created_as_stated(key: Key) -> bool:
-        """A creation that shows just what the source states (every record of a first import): its key,
-        payload and digest are written once, as one `created` entry, instead of in three parts."""
+    # A creation that shows just what the source states (every record of a first import) is written
+    # once, as a `created` entry of its key, payload and digest, instead of in three parts.
+    created: list[Key] = []
+    others: set[Key] = set()
+    for key, payload in payloads.items():
         values = creates.get(key)
-        return values is not None and values is payloads.get(key)
+        (created.append if values is not None and values is payload else others.add)(key)
 
-    yield (
-        "created",
-        ([key, payload, fingerprints.get(key)] for key, payload in payloads.items() if created_as_stated(key)),
-    )
-    yield "new_payloads", ((key, payload) for key, payload in payloads.items() if not created_as_stated(key))
-    yield "fingerprints", ((key, digest) for key, digest in fingerprints.items() if not created_as_stated(key))
+    def is_other(key: Key) -> bool:
+        return key in others or key not in payloads
+
+    yield "created", ([key, payloads[key], fingerprints.get(key)] for key in created)
+    yield "new_payloads", ((key, payload) for key, payload in payloads.items() if key in others)
+    yield "fingerprints", ((key, digest) for key, digest in fingerprints.items() if is_other(key))
     # Any other creation that shows just the payload is written as null (read back as the payload).
-    yield (
-        "creates",
-        (
-            (key, None if values is payloads.get(key) else values)
-            for key, values in creates.items()
-            if not created_as_stated(key)
-        ),
-    )
+    other_creates = ((key, values) for key, values in creates.items() if is_other(key))
+    yield "creates", ((key, None if values is payloads.get(key) else values) for key, values in other_creates)
     yield "updates", _keyed(type_plan.updates, lambda pair: [pair[0].id, pair[1]])
     yield "old_values", _keyed(type_plan.old_values)
     contested = {
