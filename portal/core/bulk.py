@@ -25,6 +25,8 @@ from typing import Any, cast
 
 import orjson
 from sqlalchemy import JSON, Table, bindparam, event, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from portal.core.models import Base
@@ -140,8 +142,20 @@ def _copy(session: Session, table: Table, rows: list[dict[str, Any]], shared: di
     cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.copy_expert(statement, _CopyStream(lines), COPY_READ_SIZE)
+    except Exception as error:
+        raise _statement_error(error, statement, session.get_bind().dialect, dbapi_connection) from error
     finally:
         cursor.close()
+
+
+def _statement_error(error: Exception, statement: str, dialect: Dialect, dbapi_connection: Any) -> Exception:
+    """A driver's error in a COPY, raised as SQLAlchemy raises any statement's: callers tell a lost database
+    from a refused row the same way for both (`core.errors.is_database_unavailable`)."""
+    dbapi_error = dialect.loaded_dbapi.Error
+    if not isinstance(error, dbapi_error):
+        return error
+    lost = dialect.is_disconnect(error, dbapi_connection, None)
+    return DBAPIError.instance(statement, None, error, dbapi_error, connection_invalidated=lost, dialect=dialect)
 
 
 def _batches(lines: Iterator[str]) -> Iterator[bytes]:
@@ -177,7 +191,8 @@ class CopyWriter:
     # second or so, while the caller does something else (decodes the next part of a plan).
     QUEUE_SIZE = 6
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
         self.jobs: queue.Queue[tuple[Any, str, bytes] | None] = queue.Queue(maxsize=self.QUEUE_SIZE)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="copy-writer", daemon=True)
@@ -193,8 +208,8 @@ class CopyWriter:
                         cursor.copy_expert(statement, io.BytesIO(data), len(data) + 1)
                     finally:
                         cursor.close()
-            except BaseException as error:  # raised in the caller's thread, by `wait`
-                self.error = error
+            except Exception as error:  # raised in the caller's thread, by `wait`
+                self.error = _statement_error(error, statement, self.dialect, dbapi_connection)
             finally:
                 self.jobs.task_done()
         self.jobs.task_done()
@@ -228,7 +243,7 @@ def writing_behind(session: Session) -> Iterator[None]:
         yield
         return
     connection = session.connection()
-    writer = session.info[CopyWriter.KEY] = CopyWriter()
+    writer = session.info[CopyWriter.KEY] = CopyWriter(session.get_bind().dialect)
 
     def wait_for_copies(*_: Any) -> None:
         writer.wait()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from portal.changes.models import Change
 from portal.core import bulk
-from portal.core.bulk import COPY_THRESHOLD, insert_rows, writing_behind
+from portal.core.bulk import COPY_THRESHOLD, insert_rows, table_of, writing_behind
+from portal.core.errors import is_database_unavailable
 from portal.core.models import utcnow
+from portal.extensions import build_engine
+from tests.databases import create_postgresql_database, drop_postgresql_database
 
 
 @pytest.mark.parametrize("count", [3, COPY_THRESHOLD + 50])
@@ -64,10 +71,34 @@ def test_rows_written_behind_in_several_copies_are_all_written(session, monkeypa
     assert sorted(written) == [f"Z{n:04d}" for n in range(3 * COPY_THRESHOLD)]
 
 
-def test_a_failed_write_behind_is_raised_within_the_block(session):
+@pytest.mark.parametrize("behind", [False, True], ids=["directly", "behind"])
+def test_a_refused_row_raises_the_error_any_statement_would(session, behind):
     refused = {**_changes(1)[0], "natural_key": "Z0000", "operation": "destroy"}  # not an operation the log knows
 
-    with pytest.raises(Exception, match="ck_change_operation"), writing_behind(session):
+    with (
+        pytest.raises(IntegrityError, match="ck_change_operation"),
+        writing_behind(session) if behind else nullcontext(),
+    ):
         insert_rows(session, Change, [*_changes(COPY_THRESHOLD, "A"), refused], shared={"actor": "behind"})
         insert_rows(session, Change, _changes(COPY_THRESHOLD, "B"), shared={"actor": "behind"})
         session.execute(select(1))
+
+
+def test_a_connection_lost_while_writing_behind_means_the_database_is_unavailable():
+    """On a PostgreSQL database of its own, whichever engine the suite runs on: only a server drops connections."""
+    url = create_postgresql_database()
+    engine = build_engine(url)
+    try:
+        table_of(Change).create(engine)
+        session = Session(engine)
+        server_process = session.execute(text("SELECT pg_backend_pid()")).scalar()
+        with pytest.raises(DBAPIError) as raised, writing_behind(session):
+            with engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": server_process})
+            insert_rows(session, Change, _changes(COPY_THRESHOLD), shared={"actor": "behind"})
+        session.invalidate()  # its connection is gone: nothing to roll back
+
+        assert is_database_unavailable(raised.value)
+    finally:
+        engine.dispose()
+        drop_postgresql_database(url)
