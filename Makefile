@@ -54,8 +54,18 @@ run: install $(SECRET_FILE)
 	@# Readable log lines at a terminal (JSON elsewhere); the portal logs each request itself.
 	$(WITH_SECRET) PORTAL_LOG_FORMAT=$${PORTAL_LOG_FORMAT:-text} PORTAL_BIND=$(HOST):$(PORT) $(BIN)/gunicorn --config python:portal.gunicorn_config 'portal:create_app()'
 
-# The same targets as the pipeline's stages (Jenkinsfile), in the same order.
-test: setup lint delivery unit-ci fuzz-ci container-check faults e2e-ci
+# The same targets as the pipeline's stages (Jenkinsfile), in the same order, except that some run side by side (each
+# one's output kept together): the three installs (mostly downloads and unpacking), then two pairs of single-process
+# stages, one per core of the CI machine. The unit tests take both cores; faults and e2e-ci, timed, run alone.
+SUB_MAKE := $(MAKE) --no-print-directory
+SIDE_BY_SIDE := $(SUB_MAKE) --output-sync=target
+test:
+	$(SIDE_BY_SIDE) -j3 setup
+	$(SIDE_BY_SIDE) -j2 lint delivery
+	$(SUB_MAKE) unit-ci
+	$(SIDE_BY_SIDE) -j2 fuzz-ci container-check
+	$(SUB_MAKE) faults
+	$(SUB_MAKE) e2e-ci
 
 lint: install
 	$(BIN)/ruff check portal tests bench migrations deploy .ci

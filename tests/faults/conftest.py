@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
@@ -20,7 +19,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from tests.e2e.oidc import free_port
 from tests.faults.servers import Cluster, Portal, portal_environment, running_portal, throwaway_cluster
-from tests.portal_client import csrf_token, flask_cli
+from tests.portal_client import csrf_token, flask_cli, flask_cli_together
 
 HTTP_TIMEOUT_S = 10
 PUSH_SOURCE = "nifi"
@@ -87,13 +86,6 @@ def engine(cluster: Cluster) -> Iterator[Engine]:
     made = create_engine(cluster.url(), pool_pre_ping=True)
     yield made
     made.dispose()
-
-
-def flask_cli_together(*commands: tuple[dict[str, str], list[str]]) -> list[str]:
-    """Run independent `flask` commands (environment, arguments) at the same time: each spends seconds loading the
-    application first. Returns what each printed, in order."""
-    with ThreadPoolExecutor(len(commands)) as pool:
-        return list(pool.map(lambda command: flask_cli(command[0], *command[1]), commands))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """Unit-test fixtures: every test runs once on SQLite and once on PostgreSQL.
 
 Each engine gets a throwaway database migrated to head once per run; each test runs inside a
-transaction that is rolled back, so tests never see each other's data.
+transaction that is rolled back, so tests never see each other's data. A module whose tests all read the
+same data makes it once, and runs each test in a savepoint of it instead (`module_connection`).
 """
 
 from __future__ import annotations
@@ -91,9 +92,49 @@ def app(database_url: str, engine: Engine) -> Flask:
     )
 
 
+@pytest.fixture(scope="module")
+def module_connection(app: Flask, engine: Engine) -> Iterator[Connection]:
+    """A connection whose transaction spans a whole module and is rolled back after it, for a module whose tests
+    all read the same data: a module-scoped fixture makes it once (with `shared_session`), and `connection` runs
+    each test in a savepoint of this transaction, rolled back after the test. A module opts in with
+    `pytestmark = pytest.mark.usefixtures("module_connection")`, so that all of its tests share the connection
+    (SQLite lets one connection at a time write). Its tests must close the streamed responses they open: a session
+    still open after a test would outlive its savepoint (an SAWarning, raised as an error)."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        db.bind(connection)
+        try:
+            yield connection
+        finally:
+            transaction.rollback()
+            db.use(engine)
+
+
+@contextmanager
+def shared_session(app: Flask) -> Iterator[Session]:
+    """A session for a module's shared data, in `module_connection`'s transaction: committed on exit (into that
+    transaction only), so that every test of the module sees the data, and none keeps a change to it."""
+    with app.app_context():
+        try:
+            yield db.session
+            db.session.commit()
+        finally:
+            db.remove_session()
+
+
 @pytest.fixture
-def connection(app: Flask, engine: Engine) -> Iterator[Connection]:
-    """A connection whose transaction wraps the whole test and is rolled back after it."""
+def connection(request: pytest.FixtureRequest, app: Flask, engine: Engine) -> Iterator[Connection]:
+    """A connection whose transaction wraps the whole test and is rolled back after it: a transaction of its own,
+    or a savepoint of the module's transaction when the module shares its data (`module_connection`)."""
+    if "module_connection" in request.fixturenames:
+        shared: Connection = request.getfixturevalue("module_connection")
+        savepoint = shared.begin_nested()
+        db.bind(shared)  # again: a test before may have switched to an engine of its own (db.use)
+        try:
+            yield shared
+        finally:
+            savepoint.rollback()
+        return
     with engine.connect() as connection:
         transaction = connection.begin()
         db.bind(connection)

@@ -20,6 +20,10 @@ from tests.unit.builders import (
     make_person,
     reindex,
 )
+from tests.unit.conftest import shared_session
+
+# The tests share one referential, made once per module and engine: each runs in a savepoint, rolled back after it.
+pytestmark = pytest.mark.usefixtures("module_connection")
 
 LIST_ENDPOINTS = [
     "/api/v1/applications/search",
@@ -41,28 +45,29 @@ TWO_RESULTS = {
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture
-def referential(session):
+@pytest.fixture(scope="module")
+def referential(app, module_connection):
     """DSI > {DSI-PAY, DSI-RH}; four applications, three people, three interfaces."""
-    division = make_entity(session, "DSI", "Direction des Systèmes d'Information", kind="division")
-    payments = make_entity(session, "DSI-PAY", "Paiements", parent=division)
-    people = make_entity(session, "DSI-RH", "Ressources humaines", parent=division)
-    bca = make_application(session, "BCA", "Banque de Compensation Automatisée", entity=payments)
-    bca2 = make_application(session, "BCA2", "Banque de Compensation v2", entity=payments, status="build")
-    pay = make_application(session, "PAY", "Paie", entity=people, status="plan")
-    xyz = make_application(session, "XYZ", "Gestion des habilitations", entity=people, status="retired")
-    jean = make_person(session, "jdupont", "Jean Dupont", entity=payments)
-    marie = make_person(session, "mmartin", "Marie Martin", entity=people)
-    make_person(session, "pbernard", "Paul Bernard")
-    add_stakeholder(session, bca, jean, "owner")
-    add_stakeholder(session, pay, marie, "owner")
-    add_stakeholder(session, xyz, marie, "support")
-    make_environment(session, bca, "prod", servers=("par-lx-bca-p01",))
-    make_environment(session, xyz, "uat")
-    make_interface(session, bca, bca2, protocol="SFTP")
-    make_interface(session, bca, pay, protocol="REST")
-    make_interface(session, xyz, bca, protocol="REST")
-    reindex(session)
+    with shared_session(app) as session:
+        division = make_entity(session, "DSI", "Direction des Systèmes d'Information", kind="division")
+        payments = make_entity(session, "DSI-PAY", "Paiements", parent=division)
+        people = make_entity(session, "DSI-RH", "Ressources humaines", parent=division)
+        bca = make_application(session, "BCA", "Banque de Compensation Automatisée", entity=payments)
+        bca2 = make_application(session, "BCA2", "Banque de Compensation v2", entity=payments, status="build")
+        pay = make_application(session, "PAY", "Paie", entity=people, status="plan")
+        xyz = make_application(session, "XYZ", "Gestion des habilitations", entity=people, status="retired")
+        jean = make_person(session, "jdupont", "Jean Dupont", entity=payments)
+        marie = make_person(session, "mmartin", "Marie Martin", entity=people)
+        make_person(session, "pbernard", "Paul Bernard")
+        add_stakeholder(session, bca, jean, "owner")
+        add_stakeholder(session, pay, marie, "owner")
+        add_stakeholder(session, xyz, marie, "support")
+        make_environment(session, bca, "prod", servers=("par-lx-bca-p01",))
+        make_environment(session, xyz, "uat")
+        make_interface(session, bca, bca2, protocol="SFTP")
+        make_interface(session, bca, pay, protocol="REST")
+        make_interface(session, xyz, bca, protocol="REST")
+        reindex(session)
 
 
 def get_raw(client, endpoint: str, query_string: str):

@@ -42,9 +42,12 @@ from tests.unit.builders import (
     reindex,
 )
 from tests.unit.checksums import table_checksums
-from tests.unit.conftest import CSRF_TOKEN
+from tests.unit.conftest import CSRF_TOKEN, shared_session
 from tests.unit.imports.runs import state
 from tests.unit.imports.workbooks import workbook_bytes
+
+# The tests share one referential, made once per module and engine: each runs in a savepoint, rolled back after it.
+pytestmark = pytest.mark.usefixtures("module_connection")
 
 PROBLEM = "application/problem+json"
 SECRET_KEY = "test-secret-key"  # the unit tests' app's; `{{ config }}` evaluated would show it
@@ -104,21 +107,28 @@ def urlencoded(fields: dict[str, str], raw: bytes = b"") -> bytes:
     return encoded.encode() + (b"&" + raw if raw else b"")
 
 
+@pytest.fixture(scope="module")
+def shared_referential(app, module_connection) -> None:
+    """DSI > DSI-PAY with the BCA (its owner, a server, an interface), a push source and an open conflict: made
+    once per module and engine (see `module_connection`)."""
+    with shared_session(app) as session:
+        division = make_entity(session, "DSI", "Direction des Systèmes d'Information", kind="division")
+        payments = make_entity(session, "DSI-PAY", "Paiements", parent=division)
+        bca = make_application(session, "BCA", "Banque de Compensation", entity=payments)
+        pay = make_application(session, "PAY", "Paie", entity=payments, status="build")
+        add_stakeholder(session, bca, make_person(session, "jdupont", "Jean Dupont", entity=payments), "owner")
+        make_environment(session, bca, "prod", servers=("par-lx-bca-p01",))
+        make_interface(session, bca, pay, protocol="REST")
+        make_source(session, "nifi", kind="push")
+        make_application(session, "ZQA", "Zebra", entity=payments)
+        state(session, make_source(session, "cmdb", precedence=60), "application", ("ZQA",), name="Zebra")
+        state(session, make_source(session, "ldap", precedence=40), "application", ("ZQA",), name="Zebre")
+        reindex(session)
+
+
 @pytest.fixture
-def referential(session):
-    """DSI > DSI-PAY with the BCA (its owner, a server, an interface), a push source and an open conflict."""
-    division = make_entity(session, "DSI", "Direction des Systèmes d'Information", kind="division")
-    payments = make_entity(session, "DSI-PAY", "Paiements", parent=division)
-    bca = make_application(session, "BCA", "Banque de Compensation", entity=payments)
-    pay = make_application(session, "PAY", "Paie", entity=payments, status="build")
-    add_stakeholder(session, bca, make_person(session, "jdupont", "Jean Dupont", entity=payments), "owner")
-    make_environment(session, bca, "prod", servers=("par-lx-bca-p01",))
-    make_interface(session, bca, pay, protocol="REST")
-    make_source(session, "nifi", kind="push")
-    make_application(session, "ZQA", "Zebra", entity=payments)
-    state(session, make_source(session, "cmdb", precedence=60), "application", ("ZQA",), name="Zebra")
-    state(session, make_source(session, "ldap", precedence=40), "application", ("ZQA",), name="Zebre")
-    reindex(session)
+def referential(session, shared_referential) -> Conflict:
+    """The referential's open conflict, in the test's session."""
     return session.scalars(select(Conflict)).one()
 
 
@@ -450,7 +460,9 @@ def test_export_format_that_is_not_one_is_refused(client, session, referential, 
 
 @pytest.mark.parametrize("q", ['"; filename="evil.sh', "../../etc/passwd", "a\\b"])
 def test_export_file_name_never_carries_the_query(client, referential, q):
-    disposition = client.get("/export", query_string={"q": q, "format": "csv"}).headers["Content-Disposition"]
+    # Closed, so that the streamed export's session ends within the test's savepoint (`module_connection`).
+    with client.get("/export", query_string={"q": q, "format": "csv"}) as response:
+        disposition = response.headers["Content-Disposition"]
     assert disposition.startswith('attachment; filename="referentiel-applications-')
     assert disposition.endswith('.csv"') and "evil" not in disposition and "/" not in disposition
 

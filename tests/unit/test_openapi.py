@@ -41,8 +41,11 @@ from tests.unit.builders import (
     make_user,
     reindex,
 )
-from tests.unit.conftest import sign_in_as
+from tests.unit.conftest import shared_session, sign_in_as
 from tests.unit.imports.runs import state
+
+# The tests share one referential, made once per module and engine: each runs in a savepoint, rolled back after it.
+pytestmark = pytest.mark.usefixtures("module_connection")
 
 DOCUMENT_URI = "urn:referentiel:openapi"
 # Timestamps have their own test (see `test_timestamps_are_rfc3339_date_times`), so that an engine
@@ -258,14 +261,14 @@ TIMESTAMPED_EXAMPLES = [
 ]
 
 
-@pytest.fixture
-def referential(session):
-    """Every kind of object, with optional members both present and absent."""
-    make_documented_referential(session)
-    ids = sources_and_runs(session)
-    reindex(session)
-    # Answers must show what the database gives back, not the objects this session still holds.
-    session.expire_all()
+@pytest.fixture(scope="module")
+def referential(app, module_connection):
+    """Every kind of object, with optional members both present and absent. Made once per module and engine; each
+    test reads it through a session of its own, so answers show what the database gives back."""
+    with shared_session(app) as session:
+        make_documented_referential(session)
+        ids = sources_and_runs(session)
+        reindex(session)
     return ids
 
 

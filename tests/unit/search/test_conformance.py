@@ -7,66 +7,83 @@ every kind of match the search box promises, the filters, sorting, paging and co
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from portal.applications.models import Application
 from portal.applications.queries import ApplicationFilters
 from portal.applications.search import search_applications
 from portal.core.pagination import PageRequest
 from tests.unit.builders import add_stakeholder, make_application, make_entity, make_environment, make_person, reindex
+from tests.unit.conftest import shared_session
+
+# The tests share one referential, made once per module and engine: each runs in a savepoint, rolled back after it.
+pytestmark = pytest.mark.usefixtures("module_connection")
 
 DONNEES = "Les données de règlement sont conservées dix ans."
 
 
+@pytest.fixture(scope="module")
+def shared_referential(app, module_connection) -> None:
+    """The referential of every case, made once per module and engine (see `module_connection`)."""
+    with shared_session(app) as session:
+        group = make_entity(session, "GRP", "Groupe Financier", kind="group")
+        it = make_entity(session, "DSI", "Direction des Systèmes d'Information", kind="division", parent=group)
+        payments = make_entity(session, "DSI-PAY", "Équipe Paiements", kind="team", parent=it)
+        markets = make_entity(session, "DSI-MKT", "Marchés Financiers", kind="team", parent=it)
+        hr = make_entity(session, "RH", "Ressources Humaines", kind="division", parent=group)
+
+        apps = {}
+
+        def application(trigram, name, entity, description=DONNEES, **overrides):
+            apps[trigram] = make_application(
+                session, trigram, name, entity=entity, description=description, **overrides
+            )
+            return apps[trigram]
+
+        application("BCA", "Banque de Compensation Automatisée", payments, "Compense les flux interbancaires.")
+        application("BCA2", "Banque de Compensation v2", payments, status="build")
+        application("BCX", "Portail Bancaire Export", markets)
+        application("PAY", "Passerelle de paiement", payments)
+        application("PAI", "Paiements SEPA", payments, "Virements et prélèvements SEPA.")
+        application("CLI", "CRM Clients", markets)
+        application("CRM", "Outil de relation client", markets, "Suivi commercial.")
+        application("REF", "Référentiel Clients", markets)
+        application("TRE", "Trésorerie Groupe", markets, "Positions de liquidité.")
+        application("TRS", "Calcul des positions", markets, "Calcul quotidien de la trésorerie des filiales.")
+        application("MKD", "Données de Marché", markets, "Cours et courbes.")
+        application("HAB", "Gestion des habilitations", hr, "Droits d'accès.", status="retired")
+        application("PRV", "Banque Privée", hr, "Clientèle patrimoniale.")
+
+        helene = make_person(session, "hmartin", "Hélène Martin")
+        jean = make_person(session, "jdupont", "Jean Dupont")
+        francois = make_person(session, "flefevre", "François Lefèvre")
+        add_stakeholder(session, apps["TRE"], helene, "owner")
+        add_stakeholder(session, apps["REF"], helene, "support")
+        add_stakeholder(session, apps["BCA"], jean, "owner")
+        add_stakeholder(session, apps["BCA2"], francois, "tech_lead")
+        add_stakeholder(session, apps["BCA2"], jean, "owner")
+
+        make_environment(
+            session,
+            apps["BCA"],
+            "prod",
+            url="https://bca.intranet.bank.example",
+            servers=("par-lx-bca-p01", "par-lx-bca-p02"),
+        )
+        make_environment(
+            session, apps["BCA"], "uat", url="https://bca-uat.intranet.bank.example", servers=("lyo-lx-bca-u01",)
+        )
+        make_environment(
+            session, apps["PAY"], "prod", url="https://pay.intranet.bank.example", servers=("par-wn-pay-p01",)
+        )
+        make_environment(session, apps["BCA2"], "dev", url="https://bca2-dev.intranet.bank.example")
+        reindex(session)
+
+
 @pytest.fixture
-def referential(session):
-    group = make_entity(session, "GRP", "Groupe Financier", kind="group")
-    it = make_entity(session, "DSI", "Direction des Systèmes d'Information", kind="division", parent=group)
-    payments = make_entity(session, "DSI-PAY", "Équipe Paiements", kind="team", parent=it)
-    markets = make_entity(session, "DSI-MKT", "Marchés Financiers", kind="team", parent=it)
-    hr = make_entity(session, "RH", "Ressources Humaines", kind="division", parent=group)
-
-    apps = {}
-
-    def app(trigram, name, entity, description=DONNEES, **overrides):
-        apps[trigram] = make_application(session, trigram, name, entity=entity, description=description, **overrides)
-        return apps[trigram]
-
-    app("BCA", "Banque de Compensation Automatisée", payments, "Compense les flux interbancaires.")
-    app("BCA2", "Banque de Compensation v2", payments, status="build")
-    app("BCX", "Portail Bancaire Export", markets)
-    app("PAY", "Passerelle de paiement", payments)
-    app("PAI", "Paiements SEPA", payments, "Virements et prélèvements SEPA.")
-    app("CLI", "CRM Clients", markets)
-    app("CRM", "Outil de relation client", markets, "Suivi commercial.")
-    app("REF", "Référentiel Clients", markets)
-    app("TRE", "Trésorerie Groupe", markets, "Positions de liquidité.")
-    app("TRS", "Calcul des positions", markets, "Calcul quotidien de la trésorerie des filiales.")
-    app("MKD", "Données de Marché", markets, "Cours et courbes.")
-    app("HAB", "Gestion des habilitations", hr, "Droits d'accès.", status="retired")
-    app("PRV", "Banque Privée", hr, "Clientèle patrimoniale.")
-
-    helene = make_person(session, "hmartin", "Hélène Martin")
-    jean = make_person(session, "jdupont", "Jean Dupont")
-    francois = make_person(session, "flefevre", "François Lefèvre")
-    add_stakeholder(session, apps["TRE"], helene, "owner")
-    add_stakeholder(session, apps["REF"], helene, "support")
-    add_stakeholder(session, apps["BCA"], jean, "owner")
-    add_stakeholder(session, apps["BCA2"], francois, "tech_lead")
-    add_stakeholder(session, apps["BCA2"], jean, "owner")
-
-    make_environment(
-        session,
-        apps["BCA"],
-        "prod",
-        url="https://bca.intranet.bank.example",
-        servers=("par-lx-bca-p01", "par-lx-bca-p02"),
-    )
-    make_environment(
-        session, apps["BCA"], "uat", url="https://bca-uat.intranet.bank.example", servers=("lyo-lx-bca-u01",)
-    )
-    make_environment(session, apps["PAY"], "prod", url="https://pay.intranet.bank.example", servers=("par-wn-pay-p01",))
-    make_environment(session, apps["BCA2"], "dev", url="https://bca2-dev.intranet.bank.example")
-    reindex(session)
-    return apps
+def referential(session, shared_referential) -> dict[str, Application]:
+    """The applications of the referential by trigram, in the test's session (some cases change them)."""
+    return {application.trigram: application for application in session.scalars(select(Application))}
 
 
 def search(session, q="", page=1, size=50, limit=1000, **filters):
