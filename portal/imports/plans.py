@@ -35,8 +35,9 @@ from portal.sources.models import Source
 
 # Entries per line: bounds the text held at once while writing and reading.
 LINE_ENTRIES = 5000
-# Compressed bytes per stored piece of a kept plan.
+# Compressed bytes per stored piece of a kept plan, and pieces an apply reads at once.
 PIECE_BYTES = 1 << 20
+PIECES_READ_AHEAD = 16
 FORMAT = 2  # 2: a creation as the source states it is one `created` entry
 KeyTable = dict[Key, Key]
 
@@ -159,19 +160,25 @@ def keep_plan(session: Session, run: ImportRun) -> PlanWriter:
 def kept_plan(session: Session, run: ImportRun) -> Iterator[bytes]:
     """The pieces of the plan a run's dry run kept (none when it kept no plan), in order.
 
-    They are read at once, before the apply writes anything: a statement on the session waits for the
-    writes in flight (`bulk.writing_behind`), so reading a piece between two types would leave the
-    server idle while the next type's plan is decoded. Compressed, the plan of a workbook of 20,000
-    applications is some 15 MB; each piece is let go once read.
+    They are read `PIECES_READ_AHEAD` at a time: a statement on the session waits for the writes in flight
+    (`bulk.writing_behind`), so reading each piece when its turn comes would leave the server idle while
+    the next type's plan is decoded. The plan of a workbook of 20,000 applications is read in one go
+    (some 15 MB compressed); a larger one holds no more than that at once. Each piece is let go once read.
     """
-    pieces = list(
-        session.scalars(
-            select(ImportPlanChunk.data).where(ImportPlanChunk.run_id == run.id).order_by(ImportPlanChunk.position)
+    positions = session.scalars(
+        select(ImportPlanChunk.position).where(ImportPlanChunk.run_id == run.id).order_by(ImportPlanChunk.position)
+    ).all()
+    for start in range(0, len(positions), PIECES_READ_AHEAD):
+        wanted = positions[start : start + PIECES_READ_AHEAD]
+        pieces = list(
+            session.scalars(
+                select(ImportPlanChunk.data)
+                .where(ImportPlanChunk.run_id == run.id, ImportPlanChunk.position.in_(wanted))
+                .order_by(ImportPlanChunk.position.desc())
+            )
         )
-    )
-    pieces.reverse()
-    while pieces:
-        yield pieces.pop()
+        while pieces:
+            yield pieces.pop()
 
 
 def has_kept_plan(session: Session, run: ImportRun) -> bool:

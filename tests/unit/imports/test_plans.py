@@ -13,7 +13,7 @@ from portal.conflicts.models import Conflict
 from portal.imports import plans
 from portal.imports.merge import Merge, Statement
 from portal.imports.models import ImportRun
-from portal.imports.plans import PlanWriter, has_kept_plan, kept_plan, read_type_plans
+from portal.imports.plans import PlanWriter, drop_kept_plan, has_kept_plan, keep_plan, kept_plan, read_type_plans
 from portal.sources.models import Source
 from portal.sources.queries import find_source
 from tests.unit.builders import make_source
@@ -127,6 +127,18 @@ def test_a_kept_plan_reads_back_as_it_was_made(session):
     }
 
 
+def test_the_pieces_of_a_kept_plan_are_read_back_in_order_a_few_at_a_time(steward, session, monkeypatch):
+    monkeypatch.setattr(plans, "PIECES_READ_AHEAD", 2)
+    run = dry_run(steward, session, [["QAA0001", "Application", "production"]])
+    drop_kept_plan(session, run)
+    pieces = [f"piece {index}".encode() for index in range(7)]
+    store = keep_plan(session, run).sink
+    for piece in pieces:
+        store(piece)
+
+    assert list(kept_plan(session, run)) == pieces
+
+
 def test_a_kept_plan_with_errors_applies_its_valid_rows_when_the_steward_asks(steward, session):
     run = dry_run(steward, session, [["ZQA", "Zebra", "production"], ["ZQB", "Zebu", "dancing"]])
     run.file_data = b"the workbook is not read again"
@@ -141,6 +153,7 @@ def test_a_kept_plan_with_errors_applies_its_valid_rows_when_the_steward_asks(st
 
 def test_a_kept_plan_is_stored_in_pieces_and_applied_from_them(steward, session, monkeypatch):
     monkeypatch.setattr(plans, "PIECE_BYTES", 1024)  # cut a plan of 1,500 rows as a large one is cut
+    monkeypatch.setattr(plans, "PIECES_READ_AHEAD", 1)  # and read back a piece at a time
     rows = [[f"QAA{index:04d}", f"Application {index}", "production"] for index in range(1500)]
     run = dry_run(steward, session, rows)
     assert run.status == "ready", run.error
