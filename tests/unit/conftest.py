@@ -100,14 +100,8 @@ def module_connection(app: Flask, engine: Engine) -> Iterator[Connection]:
     `pytestmark = pytest.mark.usefixtures("module_connection")`, so that all of its tests share the connection
     (SQLite lets one connection at a time write). Its tests must close the streamed responses they open: a session
     still open after a test would outlive its savepoint (an SAWarning, raised as an error)."""
-    with engine.connect() as connection:
-        transaction = connection.begin()
-        db.bind(connection)
-        try:
-            yield connection
-        finally:
-            transaction.rollback()
-            db.use(engine)
+    with rolled_back_connection(engine) as connection:
+        yield connection
 
 
 @contextmanager
@@ -135,6 +129,13 @@ def connection(request: pytest.FixtureRequest, app: Flask, engine: Engine) -> It
         finally:
             savepoint.rollback()
         return
+    with rolled_back_connection(engine) as connection:
+        yield connection
+
+
+@contextmanager
+def rolled_back_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose transaction is rolled back on exit, the portal's sessions bound to it meanwhile."""
     with engine.connect() as connection:
         transaction = connection.begin()
         db.bind(connection)
