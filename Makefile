@@ -54,9 +54,9 @@ run: install $(SECRET_FILE)
 	@# Readable log lines at a terminal (JSON elsewhere); the portal logs each request itself.
 	$(WITH_SECRET) PORTAL_LOG_FORMAT=$${PORTAL_LOG_FORMAT:-text} PORTAL_BIND=$(HOST):$(PORT) $(BIN)/gunicorn --config python:portal.gunicorn_config 'portal:create_app()'
 
-# The same targets as the pipeline's stages (Jenkinsfile), in the same order, except that some run side by side (each
-# one's output kept together): the three installs (mostly downloads and unpacking), then two pairs of single-process
-# stages, one per core of the CI machine. The unit tests take both cores; faults and e2e-ci, timed, run alone.
+# The same targets as the pipeline's stages (Jenkinsfile), in the same order, with the same two pairs of single-process
+# targets side by side, one per core of the CI machine (each one's output kept together); the three installs (mostly
+# downloads and unpacking) run side by side too. The unit tests take both cores; faults and e2e-ci, timed, run alone.
 SUB_MAKE := $(MAKE) --no-print-directory
 SIDE_BY_SIDE := $(SUB_MAKE) --output-sync=target
 test:
