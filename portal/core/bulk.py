@@ -162,16 +162,9 @@ def _batches(lines: Iterator[str]) -> Iterator[bytes]:
     """Lines joined into pieces of about `COPY_BATCH_SIZE` characters, one COPY each: what waits for
     the writer stays small, however many rows the caller hands over at once. Encoded here, so that the
     writer thread needs Python's lock as little as possible."""
-    pieces: list[str] = []
-    length = 0
-    for line in lines:
-        pieces.append(line)
-        length += len(line)
-        if length >= COPY_BATCH_SIZE:
-            yield "".join(pieces).encode()
-            pieces, length = [], 0
-    if pieces:
-        yield "".join(pieces).encode()
+    stream = _CopyStream(lines)
+    while batch := stream.read(COPY_BATCH_SIZE):
+        yield batch.encode()
 
 
 class CopyWriter:
@@ -194,7 +187,7 @@ class CopyWriter:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.jobs: queue.Queue[tuple[Any, str, bytes] | None] = queue.Queue(maxsize=self.QUEUE_SIZE)
-        self.error: BaseException | None = None
+        self.error: Exception | None = None
         self.thread = threading.Thread(target=self._run, name="copy-writer", daemon=True)
         self.thread.start()
 
