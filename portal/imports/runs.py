@@ -164,25 +164,27 @@ def execute_by_type(
     merge.to_write = records_to_write(run.counts or {})
     diff = RunDiff(session, run, everything=dry_run, keep=dry_run and keep)
     writer = keep_plan(session, run) if dry_run and keep else None
+    refused = False  # records in error met so far, which the run may not skip
     # An apply's writes go to the server while the next ones are prepared; a dry run writes little.
     with writing_behind(session) if not dry_run else nullcontext():
         for part in merge.plan_by_type(statements_of, snapshot):
             diff.add(part.outcomes, part.type_plan)
             if observe is not None:
                 observe(part.outcomes)
+            refused = bool(diff.counts["error"]) and not partial
             if writer is not None:
                 writer.add(part.type_plan)
-            elif not dry_run and not (diff.counts["error"] and not partial):
+            elif not dry_run and not refused:
                 merge.apply_type(part.type_plan)
             del part  # before the next type is planned: a part holds a whole sheet's statements
         diff.finish()
         if writer is not None:
             writer.finish()
-        changes_written = None if dry_run or (diff.counts["error"] and not partial) else merge.finish_apply()
+        changes_written = 0 if dry_run or refused else merge.finish_apply()
     run.counts = diff.counts
     if dry_run:
         return
-    if changes_written is None:
+    if refused:
         raise PlanHasErrors(Plan(run.source, [], {}, snapshot, known_counts=diff.counts))
     _record_apply(session, run, changes_written)
 
