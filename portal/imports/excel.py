@@ -77,19 +77,23 @@ class ParsedWorkbook:
 
     @property
     def notes(self) -> dict[str, Any]:
-        """What the run page shows beside the diff, and what the error workbook needs to find cells."""
-        return {
-            "ignored_sheets": self.ignored_sheets,
-            "sheets": {
-                layout.title: {
-                    "object_type": layout.object_type,
-                    "header_row": layout.header_row,
-                    "columns": layout.columns,
-                    "ignored_columns": layout.ignored_columns,
-                }
-                for layout in self.sheets
-            },
-        }
+        return workbook_notes(self.sheets, self.ignored_sheets)
+
+
+def workbook_notes(layouts: list[SheetLayout], ignored_sheets: list[str]) -> dict[str, Any]:
+    """What the run page shows beside the diff, and what the error workbook needs to find cells."""
+    return {
+        "ignored_sheets": ignored_sheets,
+        "sheets": {
+            layout.title: {
+                "object_type": layout.object_type,
+                "header_row": layout.header_row,
+                "columns": layout.columns,
+                "ignored_columns": layout.ignored_columns,
+            }
+            for layout in layouts
+        },
+    }
 
 
 def megabytes(size: int) -> str:
@@ -253,8 +257,7 @@ class WorkbookReader:
         """What the run page shows beside the diff, and what the error workbook needs to find cells
         (the sheets read so far, in the workbook's order)."""
         order = {title: index for index, title in enumerate(self.workbook.sheet_names)}
-        layouts = sorted(self.layouts.values(), key=lambda layout: order[layout.title])
-        return ParsedWorkbook([], layouts, self.ignored).notes
+        return workbook_notes(sorted(self.layouts.values(), key=lambda layout: order[layout.title]), self.ignored)
 
 
 def read_workbook(data: bytes, max_rows: int) -> ParsedWorkbook:
@@ -272,7 +275,11 @@ def _open(data: bytes) -> Any:
     try:
         return CalamineWorkbook.from_filelike(io.BytesIO(data))
     except CalamineError as error:
-        raise WorkbookRejected(f"This workbook cannot be read ({error}). Open it in Excel and save it again.") from None
+        raise _unreadable(error) from None
+
+
+def _unreadable(error: Exception) -> WorkbookRejected:
+    return WorkbookRejected(f"This workbook cannot be read ({error}). Open it in Excel and save it again.")
 
 
 def _rows(workbook: Any, title: str) -> Iterator[tuple[int, list[Any]]]:
@@ -282,7 +289,7 @@ def _rows(workbook: Any, title: str) -> Iterator[tuple[int, list[Any]]]:
     try:
         sheet = workbook.get_sheet_by_name(title)
     except CalamineError as error:
-        raise WorkbookRejected(f"This workbook cannot be read ({error}). Open it in Excel and save it again.") from None
+        raise _unreadable(error) from None
     # Calamine starts at the first used cell: put back the empty rows and columns before it.
     first_row, first_column = sheet.start or (0, 0)
     padding = [None] * first_column
