@@ -8,11 +8,9 @@ prefix of this run. Everything is stopped, dropped or deleted at the end. Each t
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,18 +25,13 @@ from tests.databases import create_postgresql_database, drop_postgresql_database
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.leaks import find_leaks, note_server_log, note_token_secret
 from tests.e2e.oidc import free_port, running_oidc_provider, stop_process, wait_until_answering
-from tests.portal_client import flask_cli, flask_cli_together
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# The executables of the interpreter running pytest (the venv's), whatever the current directory.
-BIN = Path(sys.executable).parent
+from tests.portal_client import BIN, REPO_ROOT, flask_cli, flask_cli_together, log_tail, portal_environment
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 OIDC_CLIENT_ID = "referentiel"
 PROVIDER_NAME = "Bank SSO"
 ACCESS_CONTACT = "referentiel-support@bank.example"
 READY_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 60
 
 
@@ -85,18 +78,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.screenshot = "only-on-failure"
 
 
-def _clean_environment(**portal_settings: str) -> dict[str, str]:
-    """This process's environment without any PORTAL_* variable of the developer's, plus `portal_settings`."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PORTAL_")}
-    env.update({f"PORTAL_{name}": value for name, value in portal_settings.items()})
-    return env
-
-
-def _log_tail(path: Path) -> str:
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return "\n".join(lines[-LOG_TAIL_LINES:])
-
-
 @pytest.fixture(scope="session")
 def local_accounts() -> LocalAccounts:
     return LocalAccounts(
@@ -118,7 +99,7 @@ def migrated_database(
     local `accounts` (each with its role); dropped on exit."""
     url = create_postgresql_database()
     try:
-        env = _clean_environment(DATABASE_URL=url, SECRET_KEY=secret_key)
+        env = portal_environment(DATABASE_URL=url, SECRET_KEY=secret_key)
         flask_cli(env, "db", "upgrade")
         # Then the data and the accounts at the same time: they do not touch the same rows.
         flask_cli_together(
@@ -204,7 +185,7 @@ def live_portal(
 ) -> Iterator[LivePortal]:
     """gunicorn (2 workers) serving the portal until the end of the run; its output goes to `log_path`."""
     log_path = tmp_path_factory.mktemp("portal") / "gunicorn.log"
-    env = _clean_environment(
+    env = portal_environment(
         DATABASE_URL=database_url,
         SECRET_KEY=portal_secret_key,
         OIDC_METADATA_URL=f"{oidc_issuer}/.well-known/openid-configuration",
@@ -244,7 +225,7 @@ def running_gunicorn(port: int, env: dict[str, str], log_path: Path) -> Iterator
             f"{url}/readyz",
             READY_TIMEOUT_S,
             "gunicorn",
-            lambda: f"last lines of {log_path}:\n{_log_tail(log_path)}",
+            lambda: f"last lines of {log_path}:\n{log_tail(log_path, LOG_TAIL_LINES)}",
         )
         yield url
     finally:
@@ -328,7 +309,7 @@ class RoleAccounts:
 def portal_cli(database_url: str, portal_secret_key: str) -> Callable[..., str]:
     """`portal_cli("sources", "list", env={...})`: the portal's `flask` command on the e2e database (with `env`
     added to its environment); returns what it printed. For data the tests need first, as an admin would load it."""
-    base = _clean_environment(DATABASE_URL=database_url, SECRET_KEY=portal_secret_key)
+    base = portal_environment(DATABASE_URL=database_url, SECRET_KEY=portal_secret_key)
 
     def run(*args: str, env: dict[str, str] | None = None) -> str:
         return flask_cli({**base, **(env or {})}, *args)

@@ -12,9 +12,9 @@ from urllib.parse import urlencode, urlsplit
 from playwright.sync_api import Download, Locator, Page, Response, expect
 
 from tests.e2e.leaks import note_token_secret
+from tests.portal_client import XLSX
 
 CALLBACK_PATH = "/auth/callback"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def is_callback(url: str) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,15 +22,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e.conftest import (
     REDIS_URL,
     Account,
-    _clean_environment,
     migrated_database,
     running_gunicorn,
     throwaway_redis_prefix,
 )
 from tests.e2e.leaks import note_token_secret
 from tests.e2e.oidc import free_port
-from tests.e2e.pages import XLSX
-from tests.portal_client import csrf_token
+from tests.portal_client import csrf_token, portal_environment, run_once, sign_in, upload_workbook
 from tests.unit.imports.workbooks import workbook_bytes
 
 pytestmark = pytest.mark.e2e
@@ -39,9 +36,6 @@ pytestmark = pytest.mark.e2e
 TIMEOUT_S = 10
 NEW_TOKEN = re.compile(r'id="new-token" class="secret" value="(ref_[^"]+)"')
 REVOKE_FORM = re.compile(r'action="(/account/tokens/\d+/revoke)"')
-RUN_PAGE = re.compile(r"/imports/(\d+)$")
-# How long an import run of one row may take to be checked or applied (a background thread of the replica).
-RUN_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -73,7 +67,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
 
         def environment(name: str) -> dict[str, str]:
             (folder / name).mkdir()
-            return {**_clean_environment(**settings), "PROMETHEUS_MULTIPROC_DIR": str(folder / name)}
+            return {**portal_environment(**settings), "PROMETHEUS_MULTIPROC_DIR": str(folder / name)}
 
         first_log, second_log = folder / "first.log", folder / "second.log"
         with (
@@ -81,16 +75,6 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
             running_gunicorn(free_port(), environment("second-metrics"), second_log) as second,
         ):
             yield Replicas(Replica(first, first_log), Replica(second, second_log), account)
-
-
-def sign_in(browser: requests.Session, portal: str, login: str, password: str) -> requests.Response:
-    form = {
-        "login": login,
-        "password": password,
-        "next": "/",
-        "csrf_token": csrf_token(browser, f"{portal}/auth/login"),
-    }
-    return browser.post(f"{portal}/auth/login", data=form, allow_redirects=False, timeout=TIMEOUT_S)
 
 
 def me(portal: str, **options) -> requests.Response:
@@ -175,34 +159,6 @@ def test_each_request_is_one_json_line_with_the_request_id(replicas: Replicas) -
     lines = [json.loads(line) for line in replicas.first.log_path.read_text().splitlines() if line.startswith("{")]
     [line] = [line for line in lines if line.get("request_id") == "scale-out-42"]
     assert (line["logger"], line["path"], line["status"]) == ("portal.request", "/healthz", 200)
-
-
-def upload_workbook(browser: requests.Session, portal: str, filename: str, data: bytes) -> int:
-    """Upload a workbook as the Imports form does (multipart, with the CSRF token); returns its run's number."""
-    form = {"source": "workbook", "csrf_token": csrf_token(browser, f"{portal}/imports")}
-    answer = browser.post(
-        f"{portal}/imports",
-        data=form,
-        files={"file": (filename, data, XLSX)},
-        allow_redirects=False,
-        timeout=TIMEOUT_S,
-    )
-    assert answer.status_code == 303, answer.text
-    found = RUN_PAGE.search(answer.headers["Location"])
-    assert found, f"the upload sent the browser to {answer.headers['Location']}"
-    return int(found.group(1))
-
-
-def run_once(browser: requests.Session, portal: str, run_id: int, status: str) -> dict:
-    """The run as `portal` reads it (`GET /api/v1/imports/<id>`) once its status is `status`; as it last read it
-    when that did not happen within RUN_TIMEOUT_S (the run works in a background thread of a replica)."""
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while True:
-        answer = browser.get(f"{portal}/api/v1/imports/{run_id}", timeout=TIMEOUT_S)
-        assert answer.status_code == 200, answer.text
-        if answer.json()["status"] == status or time.monotonic() > deadline:
-            return answer.json()
-        time.sleep(0.2)
 
 
 def test_an_import_started_on_one_replica_is_visible_on_the_other(replicas: Replicas) -> None:

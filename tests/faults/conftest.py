@@ -18,8 +18,8 @@ import requests
 from sqlalchemy import Engine, create_engine, text
 
 from tests.e2e.oidc import free_port
-from tests.faults.servers import Cluster, Portal, portal_environment, running_portal, throwaway_cluster
-from tests.portal_client import csrf_token, flask_cli, flask_cli_together
+from tests.faults.servers import Cluster, Portal, running_portal, throwaway_cluster
+from tests.portal_client import flask_cli, flask_cli_together, portal_environment, sign_in
 
 HTTP_TIMEOUT_S = 10
 PUSH_SOURCE = "nifi"
@@ -164,9 +164,7 @@ def portal(
 def signed_in_browser(portal_url: str, login: str, password: str) -> requests.Session:
     """A browser (an HTTP client keeping cookies) signed in through the sign-in form."""
     browser = requests.Session()
-    form = {"login": login, "password": password, "next": "/"}
-    form["csrf_token"] = csrf_token(browser, f"{portal_url}/auth/login")
-    answer = browser.post(f"{portal_url}/auth/login", data=form, allow_redirects=False, timeout=HTTP_TIMEOUT_S)
+    answer = sign_in(browser, portal_url, login, password)
     assert answer.status_code == 303, f"sign-in as {login} answered {answer.status_code}"
     return browser
 
@@ -174,6 +172,10 @@ def signed_in_browser(portal_url: str, login: str, password: str) -> requests.Se
 @pytest.fixture
 def admin_browser(portal: Portal, referential: Referential) -> requests.Session:
     return signed_in_browser(portal.url, referential.admin_login, referential.admin_password)
+
+
+# What a browser asks for.
+PAGE = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
 def bearer(token: str) -> dict[str, str]:

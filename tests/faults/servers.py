@@ -13,10 +13,8 @@ import pwd
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,22 +22,13 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from tests.e2e.oidc import stop_process, wait_until_answering
+from tests.portal_client import BIN, REPO_ROOT, log_tail, wait_for
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# The executables of the interpreter running pytest (the venv's), whatever the current directory.
-BIN = Path(sys.executable).parent
 POSTGRESQL_VERSION = "15"
 POSTGRESQL_BIN = Path(os.environ.get("FAULTS_POSTGRESQL_BIN", f"/usr/lib/postgresql/{POSTGRESQL_VERSION}/bin"))
 DATABASE = "referentiel"
 PG_CTL_TIMEOUT_S = 30
 READY_TIMEOUT_S = 30.0
-LOG_TAIL_LINES = 40
-
-
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    if not path.exists():
-        return f"({path} was not written)"
-    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -169,13 +158,6 @@ def children_of(pid: int) -> set[int]:
     return children
 
 
-def portal_environment(**portal_settings: str) -> dict[str, str]:
-    """This process's environment without any PORTAL_* variable of the developer's, plus `portal_settings`."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PORTAL_")}
-    env.update({f"PORTAL_{name}": value for name, value in portal_settings.items()})
-    return env
-
-
 @contextmanager
 def running_portal(port: int, env: dict[str, str], folder: Path) -> Iterator[Portal]:
     """gunicorn started with the image's command and configuration file (`portal/gunicorn_config.py`: 2 workers,
@@ -197,17 +179,6 @@ def running_portal(port: int, env: dict[str, str], folder: Path) -> Iterator[Por
         yield portal
     finally:
         stop_process(process)
-
-
-def wait_for(condition: Callable[[], object], timeout_s: float, what: str, interval_s: float = 0.05) -> float:
-    """Wait until `condition()` is true; returns how many seconds it took. Raises `AssertionError` naming `what`
-    after `timeout_s`."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout_s:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(interval_s)
-    return time.monotonic() - started
 
 
 def _tcp_sockets() -> list[tuple[int, int, str]]:

@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from tests.faults.conftest import Referential, bearer
+from tests.faults.conftest import PAGE, Referential, bearer
 from tests.faults.load import Answer, Call, Load, durations, statuses
 from tests.faults.servers import Cluster, Portal
 
@@ -30,8 +30,6 @@ QUICK_S = 1.0
 # The portal serves again when every request started this long after it first did was answered 200.
 STEADY_S = 1.0
 DATABASE_DOWN = "The database is not reachable right now"
-# What a browser asks for.
-PAGE = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
 def load_calls(referential: Referential, browser: requests.Session) -> list[Call]:
@@ -82,7 +80,7 @@ def test_a_database_restart_under_load_is_answered_503_at_once_and_the_portal_se
             time.sleep(0.1)
 
     before = [answer for answer in load.between(0, stopping) if answer.ended < stopping]
-    outage = [answer for answer in load.between(0, back) if answer not in before]
+    outage = [answer for answer in load.between(0, back) if answer.ended >= stopping]  # the others are `before`
     refused = [answer for answer in outage if answer.status != 200]
     figures.append(f"pg_ctl stop -m {mode}, down {OUTAGE_S:.0f} s, {CLIENTS} clients")
     figures.append(f"before: {len(before)} requests, {statuses(before)}")

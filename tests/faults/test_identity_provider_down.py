@@ -16,13 +16,12 @@ import pytest
 import requests
 
 from tests.e2e.oidc import running_oidc_provider
-from tests.faults.conftest import HTTP_TIMEOUT_S, IdentityProvider, Referential
+from tests.faults.conftest import HTTP_TIMEOUT_S, PAGE, IdentityProvider, Referential
 from tests.faults.servers import Portal
 
 pytestmark = pytest.mark.faults
 
 ALICE = ("alice", "alice-password")  # groups ["referentiel-admins"]: admin (tests/e2e/oidc_server/server.mjs)
-PAGE = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 SSO_LINK = re.compile(r'href="([^"]*/auth/sso[^"]*)"')
 PROVIDER_FORM = re.compile(r'action="([^"]*/login)"')
 # More fresh browsers than workers, so that each worker answers some: each may have kept the provider's discovery
@@ -70,7 +69,10 @@ def test_the_identity_provider_down_keeps_open_sessions_and_the_sign_in_page_say
 
     home = alice.get(f"{portal.url}/", headers=PAGE, allow_redirects=False, timeout=HTTP_TIMEOUT_S)
     application = alice.get(
-        f"{portal.url}/applications/{referential.trigrams[0]}", headers=PAGE, allow_redirects=False, timeout=10
+        f"{portal.url}/applications/{referential.trigrams[0]}",
+        headers=PAGE,
+        allow_redirects=False,
+        timeout=HTTP_TIMEOUT_S,
     )
     me = alice.get(f"{portal.url}/api/v1/me", timeout=HTTP_TIMEOUT_S)
     attempts = []
@@ -79,7 +81,10 @@ def test_the_identity_provider_down_keeps_open_sessions_and_the_sign_in_page_say
         link = sso_link(newcomer, portal)
         started = time.monotonic()
         attempts.append(
-            (newcomer.get(link, headers=PAGE, allow_redirects=False, timeout=10), time.monotonic() - started)
+            (
+                newcomer.get(link, headers=PAGE, allow_redirects=False, timeout=HTTP_TIMEOUT_S),
+                time.monotonic() - started,
+            )
         )
 
     assert home.status_code == 200 and "Alice Martin" in home.text

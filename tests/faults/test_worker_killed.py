@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from tests.faults.conftest import HTTP_TIMEOUT_S, Referential, bearer
 from tests.faults.load import Call, Load, durations, statuses
-from tests.faults.servers import Cluster, Portal, connected_to, process_using_port, wait_for
+from tests.faults.servers import Cluster, Portal, connected_to, process_using_port
 from tests.faults.writes import (
     Batch,
     checksums,
@@ -27,6 +27,7 @@ from tests.faults.writes import (
     waiting_write,
     writes_to_source_records_wait,
 )
+from tests.portal_client import wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -54,26 +55,20 @@ def test_a_worker_killed_mid_request_leaves_the_other_serving_and_is_replaced(
     batch = Batch.of_new_applications([f"KIL{number:03d}" for number in range(30)])
     before = checksums(engine)
     workers = portal.worker_pids()
-    outcome: list[requests.Response | requests.RequestException] = []
 
-    def send() -> None:
-        try:
-            outcome.append(batch.push(portal.url, referential.ingest_token))
-        except requests.RequestException as error:
-            outcome.append(error)
-
-    with Load(portal.url, calls, CLIENTS) as load:
+    with Load(portal.url, calls, CLIENTS) as load, ThreadPoolExecutor(1) as pool:
         with writes_to_source_records_wait(engine):
-            sender = threading.Thread(target=send)
-            sender.start()
-            wait_for(lambda: waiting_write(engine) or outcome, HTTP_TIMEOUT_S, "the push waiting for source_record")
+            pushing = pool.submit(batch.push, portal.url, referential.ingest_token)
+            wait_for(
+                lambda: waiting_write(engine) or pushing.done(), HTTP_TIMEOUT_S, "the push waiting for source_record"
+            )
             caught = waiting_write(engine)
-            assert caught is not None, f"the push was answered before it reached its records: {outcome}"
+            assert caught is not None, f"the push was answered before it reached its records: {pushing.result()!r}"
             victim = process_using_port(workers, caught.client_port)
             assert victim is not None, f"no worker holds the database connection of port {caught.client_port}"
             killed = time.monotonic()
             os.kill(victim, signal.SIGKILL)
-            sender.join(HTTP_TIMEOUT_S)
+            pushed = pushing.exception(HTTP_TIMEOUT_S)  # the request's, if it raised (None if it was answered)
         # Once the lock is gone the orphaned session finds its client gone, and ends: its transaction never commits.
         wait_for(lambda: session_ended(engine, caught.pid), HTTP_TIMEOUT_S, "the killed worker's session ending")
         [replacement] = new_workers(portal, workers)
@@ -86,13 +81,12 @@ def test_a_worker_killed_mid_request_leaves_the_other_serving_and_is_replaced(
     after = load.between(ready_at, float("inf"))
     failed = [answer.describe() for answer in load.answers if answer.status != 200]
     figures.append(f"SIGKILL to the worker serving a push of {len(batch.records)} records; {CLIENTS} clients reading")
-    figures.append(f"the pusher: {outcome[0]!r}" if outcome else "the pusher: no outcome")
+    figures.append(f"the pusher: {pushed!r}")
     figures.append(f"replacement worker ready {ready_at - killed:.2f} s after the kill")
     figures.append(f"until then: {len(during)} reads, {statuses(during)}; {durations(during)}")
     figures.append(f"after: {len(after)} reads, {statuses(after)}; {durations(after)}")
 
     assert caught.written, "the push was killed before it wrote anything"
-    [pushed] = outcome
     assert isinstance(pushed, requests.ConnectionError), f"the killed request was answered: {pushed!r}"
     assert not failed, "reads that failed while a worker was killed:\n" + "\n".join(failed)
     assert during and after
