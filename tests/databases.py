@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
+
+from portal.extensions import build_engine
 
 # The maintenance database used to create and drop the throwaway ones.
 POSTGRESQL_ADMIN_URL = os.environ.get(
@@ -29,3 +34,22 @@ def drop_postgresql_database(url: str) -> None:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextmanager
+def throwaway_postgresql_engine() -> Iterator[Engine]:
+    """An engine on a PostgreSQL database of its own, dropped on exit: for a test that breaks its connections."""
+    url = create_postgresql_database()
+    engine = build_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        drop_postgresql_database(url)
+
+
+def drop_connection(session: Session) -> None:
+    """End the server process of `session`'s connection from another one, as a database restart would."""
+    server_process = session.execute(text("SELECT pg_backend_pid()")).scalar()
+    with session.get_bind().connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": server_process})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import string
 from contextlib import nullcontext
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,8 +15,7 @@ from portal.core import bulk
 from portal.core.bulk import COPY_THRESHOLD, insert_rows, table_of, writing_behind
 from portal.core.errors import is_database_unavailable
 from portal.core.models import utcnow
-from portal.extensions import build_engine
-from tests.databases import create_postgresql_database, drop_postgresql_database
+from tests.databases import drop_connection, throwaway_postgresql_engine
 
 
 @pytest.mark.parametrize("count", [3, COPY_THRESHOLD + 50])
@@ -53,12 +53,13 @@ def _changes(count: int, prefix: str = "Z") -> list[dict]:
 
 
 def test_rows_written_behind_are_read_back_by_the_next_statement(session):
+    prefixes = string.ascii_uppercase[: bulk.CopyWriter.QUEUE_SIZE + 2]  # more than it queues: submitting waits
     with writing_behind(session):
-        for prefix in "ABCDEFGH":  # more batches than the writer queues: submitting waits for room
+        for prefix in prefixes:
             insert_rows(session, Change, _changes(COPY_THRESHOLD, prefix), shared={"actor": "behind"})
         written = session.scalar(select(func.count()).where(Change.actor == "behind"))
 
-    assert written == 8 * COPY_THRESHOLD
+    assert written == len(prefixes) * COPY_THRESHOLD
 
 
 def test_rows_written_behind_in_several_copies_are_all_written(session, monkeypatch):
@@ -86,19 +87,12 @@ def test_a_refused_row_raises_the_error_any_statement_would(session, behind):
 
 def test_a_connection_lost_while_writing_behind_means_the_database_is_unavailable():
     """On a PostgreSQL database of its own, whichever engine the suite runs on: only a server drops connections."""
-    url = create_postgresql_database()
-    engine = build_engine(url)
-    try:
+    with throwaway_postgresql_engine() as engine:
         table_of(Change).create(engine)
         session = Session(engine)
-        server_process = session.execute(text("SELECT pg_backend_pid()")).scalar()
         with pytest.raises(DBAPIError) as raised, writing_behind(session):
-            with engine.connect() as other:
-                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": server_process})
+            drop_connection(session)
             insert_rows(session, Change, _changes(COPY_THRESHOLD), shared={"actor": "behind"})
         session.invalidate()  # its connection is gone: nothing to roll back
 
-        assert is_database_unavailable(raised.value)
-    finally:
-        engine.dispose()
-        drop_postgresql_database(url)
+    assert is_database_unavailable(raised.value)

@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
 from portal import create_app
-from portal.extensions import Database, build_engine, db
-from tests.databases import create_postgresql_database, drop_postgresql_database
+from portal.extensions import Database, db
+from tests.databases import drop_connection, throwaway_postgresql_engine
 
 # Nothing listens on port 1: every connection is refused at once, as while PostgreSQL restarts.
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nothing"
@@ -63,21 +63,15 @@ def test_an_htmx_request_when_the_database_refuses_connections_is_a_503_fragment
 def test_a_connection_the_database_dropped_after_the_work_is_discarded_when_the_request_ends():
     """The request's queries are done, then the database restarts: ending the request must not fail it.
     On a PostgreSQL database of its own, whichever engine the suite runs on: only a server drops connections."""
-    url = create_postgresql_database()
-    database = Database()
-    database.use(build_engine(url))
-    try:
+    with throwaway_postgresql_engine() as engine:
+        database = Database()
+        database.use(engine)
         with Flask(__name__).app_context():
             session = database.session
-            server_process = session.execute(text("SELECT pg_backend_pid()")).scalar()
-            with database.require_engine().connect() as other:
-                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": server_process})
+            drop_connection(session)
 
             database.remove_session()
 
             assert database.session is not session
             assert database.session.execute(text("SELECT 1")).scalar() == 1
             database.remove_session()
-    finally:
-        database.require_engine().dispose()
-        drop_postgresql_database(url)
