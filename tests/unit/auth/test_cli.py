@@ -89,12 +89,9 @@ def test_set_role_reset_password_deactivate_and_activate(flask, session):
     assert "alice\teditor\tlocal\tactive" in flask("users", "list").output
 
 
-def test_tokens_create_prints_only_the_secret_on_stdout(app, session):
+def test_tokens_create_prints_only_the_secret_on_stdout(flask, session):
     make_user(session, "nifi", "steward")
-    runner = app.test_cli_runner()
-    result = runner.invoke(
-        args=["tokens", "create", "--user", "nifi", "--name", "nifi-push", "--scope", "ingest"],
-    )
+    result = flask("tokens", "create", "--user", "nifi", "--name", "nifi-push", "--scope", "ingest")
     assert result.exit_code == 0, result.output
     secret = result.stdout.strip()
     assert TOKEN_PATTERN.fullmatch(secret)

@@ -32,7 +32,7 @@ def trigrams(session) -> list[str]:
 
 
 def runs(session) -> int:
-    return session.scalar(select(func.count()).select_from(ImportRun)) or 0
+    return session.scalar(select(func.count()).select_from(ImportRun))
 
 
 def test_a_dry_run_prints_the_counts_and_writes_nothing(flask, session, workbook):
@@ -60,7 +60,8 @@ def test_apply_writes_every_sheet_and_says_which_run(flask, session, workbook):
     assert result.exit_code == 0, result.output
     assert "2 create" in result.output and "Applied as import run" in result.output
     assert trigrams(session) == ["ZQA"]
-    assert session.scalar(select(Environment.url).join(Environment.application).where(Application.trigram == "ZQA"))
+    url = select(Environment.url).join(Environment.application).where(Application.trigram == "ZQA")
+    assert session.scalar(url) == "https://zqa.bank.example"
 
 
 def test_an_error_in_a_later_sheet_applies_nothing_and_lists_the_row(flask, session, workbook):

@@ -13,7 +13,8 @@ from portal.conflicts.models import Conflict
 from portal.imports import plans
 from portal.imports.merge import Merge, Statement
 from portal.imports.models import ImportRun
-from portal.imports.plans import PlanWriter, drop_kept_plan, has_kept_plan, keep_plan, kept_plan, read_type_plans
+from portal.imports.plans import PlanWriter, has_kept_plan, keep_plan, kept_plan, read_type_plans
+from portal.imports.runs import Actor, open_run
 from portal.sources.models import Source
 from portal.sources.queries import find_source
 from tests.unit.builders import make_source
@@ -127,10 +128,9 @@ def test_a_kept_plan_reads_back_as_it_was_made(session):
     }
 
 
-def test_the_pieces_of_a_kept_plan_are_read_back_in_order_a_few_at_a_time(steward, session, monkeypatch):
+def test_the_pieces_of_a_kept_plan_are_read_back_in_order_a_few_at_a_time(session, monkeypatch):
     monkeypatch.setattr(plans, "PIECES_READ_AHEAD", 2)
-    run = dry_run(steward, session, [["QAA0001", "Application", "production"]])
-    drop_kept_plan(session, run)
+    run = open_run(session, find_source(session, "workbook"), "upload", Actor("someone"), mode="dry_run")
     pieces = [f"piece {index}".encode() for index in range(7)]
     store = keep_plan(session, run).sink
     for piece in pieces:
