@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, text
@@ -511,3 +512,29 @@ def test_a_record_changed_since_by_another_statement_is_read_again(session):
 
     assert plan.outcomes[0].action == "update"
     assert visible(session, "ZQA").status == "build"
+
+
+def test_a_statements_digest_ignores_the_order_of_its_fields():
+    first = Statement("component", ("BCA", "prod", "server", "h1"), {"name": "h1", "details": {"os": "linux", "cpu": 4}}, 0)
+    second = Statement("component", ("BCA", "prod", "server", "h1"), {"details": {"cpu": 4, "os": "linux"}, "name": "h1"}, 9)
+
+    assert first.raw_fingerprint() == second.raw_fingerprint()
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [
+        (1, "1"),
+        (1, 1.0),
+        (True, 1),
+        (date(2026, 1, 2), datetime(2026, 1, 2)),
+        ("", None),
+        (Decimal("1.5"), Decimal("1.50")),
+        (timedelta(days=1), timedelta(days=2)),
+    ],
+)
+def test_a_statements_digest_tells_apart_what_the_reader_gave(one, other):
+    """A cell's type is part of what the source said: a re-import reads such a statement again."""
+    digests = {Statement("application", ("BCA",), {"name": value}, 0).raw_fingerprint() for value in (one, other)}
+
+    assert len(digests) == 2
