@@ -53,6 +53,9 @@ WRITE_CHUNK = 10_000
 REFERENCED_TYPES = ("entity", "person", "application", "environment")
 # How an error message writes a composite key it refers to (`BCA/prod`).
 KEY_TEXT = "/"
+# The order in which `Merge.plan_by_type` asks for each type's statements: the stakeholder rows come
+# with the people (for the people they name), then the types in the order they are planned.
+READING_ORDER = ("entity", "person", "stakeholder", "application", "environment", "component", "interface")
 
 
 def no_progress(phase: str, done: int, total: int) -> None:

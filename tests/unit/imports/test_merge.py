@@ -15,7 +15,7 @@ from portal.applications.models import Application
 from portal.changes.models import Change
 from portal.conflicts.models import Conflict
 from portal.core.models import utcnow
-from portal.imports.merge import Merge, Statement
+from portal.imports.merge import READING_ORDER, Merge, Statement
 from portal.imports.runs import Actor, PlanHasErrors, execute, open_run
 from portal.people.models import Person, Stakeholder
 from portal.sources.models import Source, SourceConfirmation, SourceRecord
@@ -515,8 +515,9 @@ def test_a_record_changed_since_by_another_statement_is_read_again(session):
 
 
 def test_a_statements_digest_ignores_the_order_of_its_fields():
-    first = Statement("component", ("BCA", "prod", "server", "h1"), {"name": "h1", "details": {"os": "linux", "cpu": 4}}, 0)
-    second = Statement("component", ("BCA", "prod", "server", "h1"), {"details": {"cpu": 4, "os": "linux"}, "name": "h1"}, 9)
+    key = ("BCA", "prod", "server", "h1")
+    first = Statement("component", key, {"name": "h1", "details": {"os": "linux", "cpu": 4}}, 0)
+    second = Statement("component", key, {"details": {"cpu": 4, "os": "linux"}, "name": "h1"}, 9)
 
     assert first.raw_fingerprint() == second.raw_fingerprint()
 
@@ -538,3 +539,16 @@ def test_a_statements_digest_tells_apart_what_the_reader_gave(one, other):
     digests = {Statement("application", ("BCA",), {"name": value}, 0).raw_fingerprint() for value in (one, other)}
 
     assert len(digests) == 2
+
+
+def test_the_statements_of_each_type_are_asked_for_once_in_reading_order(session):
+    """A workbook loads the next sheet while the current one is planned: in the order the merge asks."""
+    asked: list[str] = []
+
+    def statements_of(name: str) -> list[Statement]:
+        asked.append(name)
+        return []
+
+    list(Merge(session, make_source(session, "cmdb"), actor="test").plan_by_type(statements_of))
+
+    assert asked == list(READING_ORDER)
