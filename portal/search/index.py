@@ -12,13 +12,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, text
+from sqlalchemy import ARRAY, Row, Text, bindparam, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from portal.applications.models import Application
-from portal.core.bulk import insert_rows
+from portal.core.bulk import insert_rows, table_of
 from portal.core.cache import SEARCH_CHANGED
 from portal.entities.models import Entity
 from portal.environments.models import Component, Environment
@@ -45,8 +45,7 @@ def rebuild(session: Session) -> int:
     session.execute(delete(SearchDocument))
     session.execute(delete(SearchTermVariant))
     ids = list(session.scalars(select(Application.id).order_by(Application.id)))
-    # The vocabulary is empty and its words distinct: plain batched inserts, no conflict handling.
-    _write(session, ids, insert(SearchTermVariant))
+    _write(session, ids)
     merge_pending_entries(session)
     return len(ids)
 
@@ -63,7 +62,7 @@ def refresh_applications(session: Session, application_ids: Iterable[int]) -> No
     session.info[SEARCH_CHANGED] = True
     for chunk in (ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)):
         session.execute(delete(SearchDocument).where(SearchDocument.application_id.in_(chunk)))
-    _write(session, ids, _insert_ignoring_duplicates(session))
+    _write(session, ids)
     if len(ids) >= BULK_REFRESH:
         merge_pending_entries(session)
 
@@ -82,8 +81,8 @@ def merge_pending_entries(session: Session) -> None:
         log.warning("could not merge the search indexes' pending lists; autovacuum will", exc_info=True)
 
 
-def _write(session: Session, ids: list[int], insert_variants: Any) -> None:
-    """Write the documents of these applications, then their words' variants with `insert_variants`."""
+def _write(session: Session, ids: list[int]) -> None:
+    """Write the documents of these applications, then their words' variants."""
     entity_paths = _entity_paths(session)
     vocabulary: set[str] = set()
     batches = iter([ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)])
@@ -95,9 +94,7 @@ def _write(session: Session, ids: list[int], insert_variants: Any) -> None:
         content = _content(session, batch) if (batch := next(batches, None)) else None
         insert_rows(session, SearchDocument, documents)
         vocabulary |= _vocabulary(documents)
-    rows = [{"variant": key, "term": word} for word in sorted(vocabulary) for key in sorted(variants(word))]
-    for start in range(0, len(rows), VARIANT_BATCH_SIZE):
-        session.execute(insert_variants, rows[start : start + VARIANT_BATCH_SIZE])
+    _add_variants(session, [(key, word) for word in sorted(vocabulary) for key in sorted(variants(word))])
 
 
 def _vocabulary(documents: list[dict[str, Any]]) -> set[str]:
@@ -122,9 +119,31 @@ def is_vocabulary_word(word: str) -> bool:
     return len(word) >= FUZZY_MIN_LENGTH and word.isalpha()
 
 
-def _insert_ignoring_duplicates(session: Session) -> Any:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(SearchTermVariant).on_conflict_do_nothing()
+def _add_variants(session: Session, rows: list[tuple[str, str]]) -> None:
+    """Add these (variant, term) rows to the vocabulary, skipping those it has (another run may have
+    added them since this one read it)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        one_by_one = sqlite.insert(SearchTermVariant).on_conflict_do_nothing()
+        session.execute(one_by_one, [{"variant": variant, "term": term} for variant, term in rows])
+        return
+    # One statement per batch, its rows as two arrays: psycopg2 sends an `ON CONFLICT` insert given many
+    # rows as one statement per row (5.6 s for the 28,000 rows of a first import of 20,000 applications).
+    from_arrays = (
+        postgresql.insert(table_of(SearchTermVariant))  # a Core insert: the ORM's bulk insert takes no SELECT
+        .from_select(
+            ["variant", "term"],
+            select(
+                func.unnest(bindparam("variants", type_=ARRAY(Text))),
+                func.unnest(bindparam("terms", type_=ARRAY(Text))),
+            ),
+        )
+        .on_conflict_do_nothing()
+    )
+    for start in range(0, len(rows), VARIANT_BATCH_SIZE):
+        batch = rows[start : start + VARIANT_BATCH_SIZE]
+        session.execute(from_arrays, {"variants": [row[0] for row in batch], "terms": [row[1] for row in batch]})
 
 
 @dataclass

@@ -1,11 +1,12 @@
-"""Writing the search index: bulk refreshes leave PostgreSQL's GIN pending lists empty."""
+"""Writing the search index: the typo vocabulary, and bulk refreshes leaving PostgreSQL's GIN pending lists empty."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from portal.search import index
 from portal.search.index import GIN_INDEXES, merge_pending_entries, refresh_applications
+from portal.search.models import SearchTermVariant
 from tests.unit.builders import make_application
 
 
@@ -50,3 +51,21 @@ def test_merging_pending_entries_without_the_right_to_keeps_the_transaction_usab
     merge_pending_entries(session)
 
     assert session.scalar(text("SELECT trigram FROM application WHERE id = :id"), {"id": application.id}) == "OWN"
+
+
+def test_a_refresh_adds_new_words_to_the_vocabulary_beside_those_it_had(session, monkeypatch):
+    monkeypatch.setattr(index, "VARIANT_BATCH_SIZE", 3)  # several batches
+    first = make_application(session, "VCA", "Warehouse ledger")
+    second = make_application(session, "VCB", "Ledger warehouse forecasting")
+    session.flush()
+    refresh_applications(session, [first.id])
+
+    refresh_applications(session, [first.id, second.id])
+
+    rows = session.execute(
+        select(SearchTermVariant.variant, SearchTermVariant.term).where(
+            SearchTermVariant.term.in_(["warehouse", "ledger", "forecasting"])
+        )
+    ).all()
+    assert {term for _, term in rows} == {"warehouse", "ledger", "forecasting"}
+    assert ("ldger", "ledger") in rows and ("forecasting", "forecasting") in rows
