@@ -21,7 +21,7 @@ import itertools
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,12 +207,13 @@ class WorkbookReader:
     than the file. Raises `WorkbookRejected` at once for a workbook without any known sheet or with a
     sheet known twice; a sheet's missing key column or too many rows show when it is read.
 
-    While a run plans one sheet, the next one in `READING_ORDER` is loaded on a thread of its own:
+    While a run plans one sheet, the next one it will ask for is loaded on a thread of its own:
     calamine lets go of Python's lock while it unzips and parses, so the two take a core each. Only
-    that thread touches the calamine workbook meanwhile (it refuses a second caller).
+    that thread touches the calamine workbook (it refuses a second caller). The reader expects the
+    types in `reading_order` (the merge's); asked in another order, it stops loading ahead.
     """
 
-    def __init__(self, data: bytes, max_rows: int) -> None:
+    def __init__(self, data: bytes, max_rows: int, reading_order: Sequence[str] = READING_ORDER) -> None:
         self.workbook = _open(data)
         self.sheet_names: list[str] = list(self.workbook.sheet_names)
         self.max_rows = max_rows
@@ -236,6 +237,8 @@ class WorkbookReader:
             )
         self.layouts: dict[str, SheetLayout] = {}
         self.rows: dict[str, int] = {}
+        self.reading_order = tuple(reading_order)
+        self._asked = 0  # how many types were asked for
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbook-reader")
         self._loading: dict[str, Future[Any]] = {}  # title -> its sheet, being loaded
 
@@ -245,11 +248,13 @@ class WorkbookReader:
         A statement's position is its sheet's place in the workbook, then its row: the diff lists rows
         in the workbook's order whatever order the run reads the sheets in.
         """
+        following = self._following(object_type)
         title = self.titles.get(object_type)
         if title is None:
+            self._load_ahead(following)
             return []
         sheet = self._sheet(title)
-        self._load_after(object_type)
+        self._load_ahead(following)
         sheet_index = self.sheet_names.index(title)
         layout, body = _layout(title, OBJECT_TYPES[object_type], _rows(sheet))
         self.layouts[object_type] = layout
@@ -275,10 +280,16 @@ class WorkbookReader:
         except CalamineError as error:
             raise _unreadable(error) from None
 
-    def _load_after(self, object_type: str) -> None:
-        """Start loading the sheet of the type a run reads after `object_type`."""
-        following = READING_ORDER[READING_ORDER.index(object_type) + 1 :] if object_type in READING_ORDER else ()
-        title = next((self.titles[name] for name in following if name in self.titles and name not in self.rows), None)
+    def _following(self, object_type: str) -> tuple[str, ...]:
+        """The types the run will ask for after `object_type`, while it follows `reading_order`."""
+        position, self._asked = self._asked, self._asked + 1
+        if self.reading_order[position : position + 1] != (object_type,):
+            self.reading_order = ()  # another order: nothing more is loaded ahead
+        return self.reading_order[position + 1 :]
+
+    def _load_ahead(self, following: tuple[str, ...]) -> None:
+        """Start loading the sheet of the first of these types the workbook has."""
+        title = next((self.titles[name] for name in following if name in self.titles), None)
         if title is not None and title not in self._loading:
             self._loading[title] = self._loader.submit(self.workbook.get_sheet_by_name, title)
 

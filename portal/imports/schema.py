@@ -431,7 +431,7 @@ PERSON = ObjectType(
 # In the order a run applies them: what others refer to comes first.
 OBJECT_TYPES: dict[str, ObjectType] = {
     object_type.name: object_type
-    for object_type in (ENTITY, PERSON, APPLICATION, STAKEHOLDER, ENVIRONMENT, COMPONENT, INTERFACE)
+    for object_type in (ENTITY, PERSON, APPLICATION, ENVIRONMENT, COMPONENT, STAKEHOLDER, INTERFACE)
 }
 # The order of sheets in the template and the export.
 SHEET_ORDER = ("application", "stakeholder", "environment", "component", "interface", "entity", "person")

@@ -59,7 +59,7 @@ def test_french_headers_sheet_names_and_values_are_read_as_their_english_fields(
     )
 
     application, stakeholder = (normalized(statement) for statement in parsed.statements)
-    assert application.errors == [] and stakeholder.errors == []
+    assert not application.errors and not stakeholder.errors
     assert application.values == {
         "name": "Facturation",
         "status": "production",
@@ -124,7 +124,7 @@ def test_dates_become_iso_whether_real_excel_dates_or_text(cell):
     parsed = read({"Applications": [["Trigram", "Go-live"], ["BCA", cell]]})
 
     statement = normalized(parsed.statements[0])
-    assert statement.errors == []
+    assert not statement.errors
     assert statement.values["go_live"] == "2024-01-15"
 
 
@@ -141,7 +141,7 @@ def test_trigrams_are_read_in_any_case_with_stray_spaces(cell):
     parsed = read({"Stakeholders": [["Trigram", "Login", "Role"], [cell, " jdoe ", "owner"]]})
 
     statement = normalized(parsed.statements[0])
-    assert statement.errors == []
+    assert not statement.errors
     assert statement.key == ("BCA", "jdoe", "owner")
 
 

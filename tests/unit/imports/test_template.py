@@ -134,7 +134,7 @@ def test_the_examples_copied_onto_their_sheets_are_read_without_any_error():
     assert [statement.object_type for statement in parsed.statements] == list(SHEET_ORDER)
     for statement in parsed.statements:
         statement.normalize()
-        assert statement.errors == [], statement.object_type
+        assert not statement.errors, statement.object_type
     application = parsed.statements[0]
     assert (application.key, application.values["go_live"]) == (("EXA",), "2021-03-15")
 
