@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
-from portal.core.models import Base, UTCDateTime, enum_check, utcnow
+from portal.core.models import Base, NaturalKey, UTCDateTime, enum_check, utcnow
 from portal.sources.models import Source
 
 # create: a new object (new_value holds its fields as JSON); update: one field changed;
@@ -41,7 +41,7 @@ class Change(Base):
     source_id: Mapped[int | None] = mapped_column(index=True)
     run_id: Mapped[int | None] = mapped_column(index=True)
     object_type: Mapped[str] = mapped_column(String(20))
-    natural_key: Mapped[str] = mapped_column(String(600))
+    natural_key: Mapped[str] = mapped_column(NaturalKey)
     application: Mapped[str | None] = mapped_column(String(7))
     field: Mapped[str | None] = mapped_column(String(40))
     operation: Mapped[str] = mapped_column(String(10))

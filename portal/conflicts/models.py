@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.models import Base, UTCDateTime, enum_check, utcnow
+from portal.core.models import Base, NaturalKey, UTCDateTime, enum_check, utcnow
 
 CONFLICT_STATUSES = ("open", "resolved")
 # kept: the winner stays; chose: a losing source's value was pinned as a manual value;
@@ -34,7 +34,7 @@ class Conflict(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     object_type: Mapped[str] = mapped_column(String(20))
-    natural_key: Mapped[str] = mapped_column(String(600))
+    natural_key: Mapped[str] = mapped_column(NaturalKey)
     application: Mapped[str | None] = mapped_column(String(7), index=True)
     field: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(10), default="open")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator
+from sqlalchemy import DateTime, Dialect, MetaData, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -45,6 +45,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# An object's business key as the audit log, source records, conflicts and diff rows store it
+# (`BCA|prod|server|srv-bca-01`). PostgreSQL compares it byte by byte (COLLATE "C"): keys are only ever
+# matched, and comparing them by the database's locale made each index entry of a large import dearer
+# (0.8 s of an import of 20,000 applications). On a C.UTF-8 database, the order is the same anyway.
+NaturalKey = String(600).with_variant(String(600, collation="C"), "postgresql")
 
 
 class TimestampMixin:

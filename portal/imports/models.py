@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
-from portal.core.models import Base, UTCDateTime, enum_check, utcnow
+from portal.core.models import Base, NaturalKey, UTCDateTime, enum_check, utcnow
 from portal.sources.models import Source
 
 RUN_KINDS = ("upload", "push", "snapshot", "sync", "edit", "resolution", "recompute")
@@ -99,7 +99,7 @@ class ImportRow(Base):
     sheet: Mapped[str | None] = mapped_column(String(40))
     row_number: Mapped[int | None] = mapped_column()
     object_type: Mapped[str] = mapped_column(String(20))
-    natural_key: Mapped[str] = mapped_column(String(600))
+    natural_key: Mapped[str] = mapped_column(NaturalKey)
     action: Mapped[str] = mapped_column(String(10))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

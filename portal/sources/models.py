@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func, or_, select
 from sqlalchemy.orm import Mapped, column_property, foreign, mapped_column, relationship
 
-from portal.core.models import Base, TimestampMixin, UTCDateTime, enum_check, utcnow
+from portal.core.models import Base, NaturalKey, TimestampMixin, UTCDateTime, enum_check, utcnow
 
 SOURCE_KINDS = ("excel", "push", "api", "manual")
 # Portal edits by editors (and values a steward pins) are statements of this source.
@@ -96,7 +96,7 @@ class SourceRecord(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column()
     object_type: Mapped[str] = mapped_column(String(20))
-    natural_key: Mapped[str] = mapped_column(String(600))
+    natural_key: Mapped[str] = mapped_column(NaturalKey)
     application: Mapped[str | None] = mapped_column(String(7))
     payload: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     field_runs: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
