@@ -19,13 +19,19 @@ from sqlalchemy.orm import Session
 from portal.core.bulk import insert_rows, writing_behind
 from portal.core.models import utcnow
 from portal.imports.merge import Merge, Outcome, Plan, Progress, Statement, StatementsOf, TypePlan, no_progress
-from portal.imports.models import ImportRow, ImportRun
+from portal.imports.models import ImportPlanChunk, ImportRow, ImportRun
 from portal.imports.plans import keep_plan, kept_plan, read_type_plans
 from portal.sources.models import Source
 
 # A run whose heartbeat is older than this belongs to a process that died.
 STALE_AFTER = timedelta(minutes=2)
 SNAPSHOT_IDLE = timedelta(days=1)
+# A dry run not applied within this long is cancelled: its workbook and plan weigh tens of megabytes.
+READY_KEPT_FOR = timedelta(days=7)
+# Why `fail_stale_runs` ended a run.
+DIED = "The server stopped while this import was running; nothing of it was applied. Start it again."
+ABANDONED = "No batch came for this snapshot for a day: it was abandoned, and nothing was marked missing."
+FORGOTTEN = f"Not applied within {READY_KEPT_FOR.days} days: cancelled. Upload the workbook again."
 # Diff rows kept per run for review; beyond, actions are only counted (the counts stay exact).
 MAX_STORED_ROWS = 50_000
 
@@ -326,28 +332,28 @@ def finish(session: Session, run: ImportRun, status: str, error: str | None = No
 
 
 def fail_stale_runs(session: Session) -> int:
-    """Mark failed the runs whose process died mid-way (no heartbeat for `STALE_AFTER`); returns how many."""
+    """End the runs nobody will finish; returns how many. Those whose process died mid-way (no heartbeat
+    for `STALE_AFTER`) and the snapshots given up by their pusher fail; the dry runs left unapplied for
+    `READY_KEPT_FOR` are cancelled. Each lets go of its workbook and kept plan."""
     now = utcnow()
     working = ImportRun.status.in_(("queued", "running", "applying")) & (ImportRun.heartbeat_at < now - STALE_AFTER)
     # A snapshot spanning several batches that got no batch for a day was given up by its pusher.
     abandoned = (ImportRun.status == "open") & (ImportRun.heartbeat_at < now - SNAPSHOT_IDLE)
-    stale = session.execute(select(ImportRun.id, ImportRun.status).where(working | abandoned)).all()
-    if not stale:  # the usual case: no write (on SQLite, a write would wait for a running import)
-        return 0
-    reasons = {
-        "open": "No batch came for this snapshot for a day: it was abandoned, and nothing was marked missing.",
-        "working": "The server stopped while this import was running; nothing of it was applied. Start it again.",
-    }
-    for status, reason in reasons.items():
-        ids = [id_ for id_, run_status in stale if (run_status == "open") == (status == "open")]
-        if ids:
-            session.execute(
-                update(ImportRun)
-                .where(ImportRun.id.in_(ids), working | abandoned)
-                .values(status="failed", finished_at=now, error=reason)
-                .execution_options(synchronize_session=False)
-            )
-    return len(stale)
+    forgotten = (ImportRun.status == "ready") & (ImportRun.created_at < now - READY_KEPT_FOR)
+    endings = ((working, "failed", DIED), (abandoned, "failed", ABANDONED), (forgotten, "cancelled", FORGOTTEN))
+    if session.scalar(select(ImportRun.id).where(working | abandoned | forgotten).limit(1)) is None:
+        return 0  # the usual case: no write (on SQLite, a write would wait for a running import)
+    ended: list[int] = []
+    for stale, status, reason in endings:
+        ended += session.scalars(
+            update(ImportRun)
+            .where(stale)
+            .values(status=status, finished_at=now, error=reason, file_data=None)
+            .returning(ImportRun.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    session.execute(delete(ImportPlanChunk).where(ImportPlanChunk.run_id.in_(ended)))
+    return len(ended)
 
 
 def recompute_source(session: Session, source: Source, actor: Actor) -> ImportRun:

@@ -13,8 +13,8 @@ from portal.applications.models import Application
 from portal.changes.models import Change
 from portal.core.models import utcnow
 from portal.imports import workbooks
-from portal.imports.models import ImportRow, ImportRun
-from portal.imports.runs import Actor, finish, open_run
+from portal.imports.models import ImportPlanChunk, ImportRow, ImportRun
+from portal.imports.runs import READY_KEPT_FOR, Actor, finish, open_run
 from portal.imports.workbooks import fail_interrupted_runs
 from portal.sources.models import SourceRecord
 from portal.sources.queries import find_source
@@ -194,6 +194,41 @@ def test_a_run_whose_process_died_is_marked_failed_at_the_next_start(app, sessio
 
     session.expire_all()
     assert (run.status, alive.status) == ("failed", "running")
+
+
+def kept(session, run: ImportRun) -> tuple[bool, int]:
+    """Whether the run still holds its workbook, and how many pieces of plan it keeps."""
+    session.expire_all()
+    has_file = session.scalar(select(ImportRun.file_data.is_not(None)).where(ImportRun.id == run.id))
+    pieces = session.scalar(select(func.count()).select_from(ImportPlanChunk).where(ImportPlanChunk.run_id == run.id))
+    return has_file, pieces
+
+
+def test_a_dry_run_left_unapplied_for_a_week_is_cancelled_and_lets_go_of_its_workbook(steward, session):
+    data = workbook_bytes({"Applications": [APPLICATIONS, ["ZQA", "Zebra", "production", None]]})
+    forgotten, recent = run_of(upload(steward, data), session), run_of(upload(steward, data), session)
+    assert kept(session, forgotten) == (True, 1)
+    forgotten.created_at = utcnow() - READY_KEPT_FOR - timedelta(minutes=1)
+    session.flush()
+
+    steward.get("/imports")
+
+    assert kept(session, forgotten) == (False, 0) and kept(session, recent) == (True, 1)
+    assert (forgotten.status, recent.status) == ("cancelled", "ready")
+    assert "Not applied within 7 days" in forgotten.error
+    steward.post(f"/imports/{forgotten.id}/apply", data={"csrf_token": CSRF_TOKEN})
+    assert session.scalar(select(func.count()).select_from(Application).where(Application.trigram == "ZQA")) == 0
+
+
+def test_a_run_whose_process_died_lets_go_of_its_workbook_and_plan(steward, session):
+    data = workbook_bytes({"Applications": [APPLICATIONS, ["ZQA", "Zebra", "production", None]]})
+    run = run_of(upload(steward, data), session)
+    run.status, run.heartbeat_at = "applying", utcnow() - timedelta(minutes=10)
+    session.flush()
+
+    steward.get("/imports")
+
+    assert kept(session, run) == (False, 0) and run.status == "failed"
 
 
 def test_a_step_that_lost_the_database_marks_its_run_failed_once_the_database_is_back(app, session, monkeypatch):
