@@ -259,12 +259,12 @@ class WorkbookReader:
         layout, body = _layout(title, OBJECT_TYPES[object_type], _rows(sheet))
         self.layouts[object_type] = layout
         already = sum(count for name, count in self.rows.items() if name != object_type)
+        statement = _statement_maker(OBJECT_TYPES[object_type], layout)
         statements: list[Statement] = []
         for row_number, cells in body:
             if already + len(statements) >= self.max_rows:
                 raise WorkbookRejected(f"This workbook has more than {self.max_rows:,} rows, the limit of one import.")
-            position = sheet_index * SHEET_POSITIONS + row_number
-            statements.append(_statement(OBJECT_TYPES[object_type], layout, row_number, cells, position))
+            statements.append(statement(row_number, cells, sheet_index * SHEET_POSITIONS + row_number))
         self.rows[object_type] = len(statements)
         del body, sheet
         _give_back_freed_memory()
@@ -427,21 +427,37 @@ def _header(title: str, object_type: ObjectType, row: int, cells: list[Any], mat
 def _body(rows: Iterable[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
     """The rows below the header that hold something (blank rows, trailing or not, are skipped)."""
     for number, cells in rows:
-        if any(cell not in (None, "") and not (isinstance(cell, str) and not cell.strip()) for cell in cells):
-            yield number, cells
+        for cell in cells:  # a plain loop: most rows stop at their first cell
+            if cell is not None and cell != "" and not (isinstance(cell, str) and cell.isspace()):
+                yield number, cells
+                break
 
 
-def _statement(object_type: ObjectType, layout: SheetLayout, row: int, cells: list[Any], position: int) -> Statement:
-    def cell(index: int | None) -> Any:
-        if index is None or index > len(cells):
-            return None
-        value = cells[index - 1]
-        if isinstance(value, float) and value.is_integer():
-            return int(value)  # Excel stores every number as a float: 2024 is not "2024.0"
-        return None if value == "" else value
+def _statement_maker(object_type: ObjectType, layout: SheetLayout) -> Callable[[int, list[Any], int], Statement]:
+    """What makes the statement of one row of a sheet: (row number, cells, position) -> statement. The
+    columns of the key and the fields are looked up once for the sheet, not for each of its rows."""
+    key_at = [layout.columns[column.name] - 1 if column.name in layout.columns else None for column in object_type.key]
+    fields_at = [
+        (column.name, layout.columns[column.name] - 1) for column in object_type.fields if column.name in layout.columns
+    ]
+    type_name, title = object_type.name, layout.title
 
-    key = tuple(cell(layout.columns.get(column.name)) for column in object_type.key)
-    values = {
-        column.name: cell(layout.columns[column.name]) for column in object_type.fields if column.name in layout.columns
-    }
-    return Statement(object_type.name, key, values, position, layout.title, row)
+    def statement(row: int, cells: list[Any], position: int) -> Statement:
+        width = len(cells)
+        key: tuple[Any, ...] = tuple(
+            [_value(cells[index]) if index is not None and index < width else None for index in key_at]
+        )
+        values = {name: _value(cells[index]) if index < width else None for name, index in fields_at}
+        return Statement(type_name, key, values, position, title, row)
+
+    return statement
+
+
+def _value(cell: Any) -> Any:
+    """A cell's value as a statement gives it: None for an empty cell, and a whole number as an int
+    (Excel stores every number as a float: 2024 is not "2024.0")."""
+    if cell.__class__ is str:
+        return cell or None
+    if isinstance(cell, float) and cell.is_integer():
+        return int(cell)
+    return cell

@@ -133,6 +133,9 @@ class Statement:
             if column is None:
                 self.error(name, raw, f"unknown field for {object_type.name}")
                 continue
+            if raw is None:  # an empty cell, as every reader reads it
+                values[name] = None
+                continue
             try:
                 values[name] = column.parse(raw)
             except InvalidValue as error:

@@ -17,6 +17,7 @@ from portal.conflicts.models import Conflict
 from portal.core.models import utcnow
 from portal.imports.merge import READING_ORDER, Merge, Statement
 from portal.imports.runs import Actor, PlanHasErrors, execute, open_run
+from portal.imports.schema import OBJECT_TYPES
 from portal.people.models import Person, Stakeholder
 from portal.sources.models import Source, SourceConfirmation, SourceRecord
 from tests.unit.builders import make_application, make_entity, make_source, manual_source
@@ -552,3 +553,11 @@ def test_the_statements_of_each_type_are_asked_for_once_in_reading_order(session
     list(Merge(session, make_source(session, "cmdb"), actor="test").plan_by_type(statements_of))
 
     assert asked == list(READING_ORDER)
+
+
+@pytest.mark.parametrize("object_type", OBJECT_TYPES.values(), ids=lambda object_type: object_type.name)
+def test_every_reader_reads_an_empty_value_as_nothing(object_type):
+    """`Statement.normalize` does not call the readers on empty values: it relies on this."""
+    columns = (*object_type.key, *object_type.fields)
+
+    assert [column.parse(None) for column in columns] == [None] * len(columns)
