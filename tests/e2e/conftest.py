@@ -273,19 +273,12 @@ def signed_in_state(
 
 @pytest.fixture
 def signed_in_context(
-    browser: Browser, browser_context_args: dict[str, Any], signed_in_state: dict[str, Any]
-) -> Iterator[Callable[..., BrowserContext]]:
-    """`signed_in_context(**options)`: a new browser context with the admin's session (closed after the test)."""
-    contexts: list[BrowserContext] = []
-
-    def open_context(**options: Any) -> BrowserContext:
-        context = browser.new_context(**{**browser_context_args, **options}, storage_state=signed_in_state)
-        contexts.append(context)
-        return context
-
-    yield open_context
-    for context in contexts:
-        context.close()
+    new_context: Callable[..., BrowserContext], signed_in_state: dict[str, Any]
+) -> Callable[..., BrowserContext]:
+    """`signed_in_context(**options)`: a new browser context with the admin's session. Made by pytest-playwright's
+    `new_context`, it is closed after the test and leaves a trace and screenshots when the test fails; `options`
+    may not repeat `browser_context_args` (the viewport: set it on the page)."""
+    return lambda **options: new_context(**options, storage_state=signed_in_state)
 
 
 @pytest.fixture
@@ -357,17 +350,12 @@ def import_workbook(portal_cli: Callable[..., str], tmp_path_factory: pytest.Tem
 
 
 @pytest.fixture
-def sign_in_as(
-    browser: Browser, browser_context_args: dict[str, Any], live_portal: LivePortal
-) -> Iterator[Callable[[Account], Page]]:
+def sign_in_as(new_context: Callable[..., BrowserContext], live_portal: LivePortal) -> Callable[[Account], Page]:
     """`sign_in_as(account)`: a page of a new browser context, signed in as `account` through the sign-in form
-    (on the home page); the contexts are closed after the test."""
-    contexts: list[BrowserContext] = []
+    (on the home page); made by `new_context`, as `signed_in_context`'s are."""
 
     def open_page(account: Account) -> Page:
-        context = browser.new_context(**browser_context_args)
-        contexts.append(context)
-        page = context.new_page()
+        page = new_context().new_page()
         page.goto(f"{live_portal.url}/auth/login")
         page.get_by_label("Login", exact=True).fill(account.login)
         page.get_by_label("Password", exact=True).fill(account.password)
@@ -375,6 +363,4 @@ def sign_in_as(
         page.wait_for_url(f"{live_portal.url}/")
         return page
 
-    yield open_page
-    for context in contexts:
-        context.close()
+    return open_page

@@ -76,24 +76,19 @@ def serious_violations(page: Page) -> list[str]:
 
 @pytest.fixture
 def open_as(
-    signed_in_context: Callable[..., BrowserContext], browser_context_args: dict, browser
+    signed_in_context: Callable[..., BrowserContext], new_context: Callable[..., BrowserContext]
 ) -> Callable[[bool, int, str], Page]:
-    """A page of a new context, signed in or not, at a width and colour scheme. axe is injected as a script
-    tag, which the Content-Security-Policy forbids: only these contexts bypass it."""
-    contexts: list[BrowserContext] = []
+    """A page of a new context, signed in or not, at a width and colour scheme (made by `new_context`: closed after
+    the test, with a trace and screenshots if it fails). axe is injected as a script tag, which the
+    Content-Security-Policy forbids: only these contexts bypass it."""
 
     def open_page(signed_in: bool, width: int, scheme: str) -> Page:
-        options = {"viewport": {"width": width, "height": 900}, "color_scheme": scheme, "bypass_csp": True}
-        if signed_in:
-            context = signed_in_context(**options)
-        else:
-            context = browser.new_context(**{**browser_context_args, **options})
-        contexts.append(context)
-        return context.new_page()
+        options = {"color_scheme": scheme, "bypass_csp": True}
+        page = (signed_in_context(**options) if signed_in else new_context(**options)).new_page()
+        page.set_viewport_size({"width": width, "height": 900})  # the context's own is browser_context_args'
+        return page
 
-    yield open_page
-    for context in contexts:
-        context.close()
+    return open_page
 
 
 @pytest.fixture(scope="module")
