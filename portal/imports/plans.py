@@ -185,9 +185,14 @@ def has_kept_plan(session: Session, run: ImportRun) -> bool:
     return session.scalar(select(ImportPlanChunk.position).where(ImportPlanChunk.run_id == run.id).limit(1)) is not None
 
 
-def drop_kept_plan(session: Session, run: ImportRun) -> None:
-    """Once a run is applied, cancelled or failed, its plan is of no more use."""
-    session.execute(delete(ImportPlanChunk).where(ImportPlanChunk.run_id == run.id))
+def drop_workbook_and_plan(session: Session, run: ImportRun) -> None:
+    """Once a run is applied, cancelled or failed, its workbook and plan (tens of megabytes) are of no more use."""
+    run.file_data = None
+    drop_kept_plans(session, [run.id])
+
+
+def drop_kept_plans(session: Session, run_ids: list[int]) -> None:
+    session.execute(delete(ImportPlanChunk).where(ImportPlanChunk.run_id.in_(run_ids)))
 
 
 def _lines(pieces: Iterable[bytes]) -> Iterator[list[Any]]:

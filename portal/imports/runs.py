@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from portal.core.bulk import insert_rows, writing_behind
 from portal.core.models import utcnow
 from portal.imports.merge import Merge, Outcome, Plan, Progress, Statement, StatementsOf, TypePlan, no_progress
-from portal.imports.models import ImportPlanChunk, ImportRow, ImportRun
-from portal.imports.plans import keep_plan, kept_plan, read_type_plans
+from portal.imports.models import ImportRow, ImportRun
+from portal.imports.plans import drop_kept_plans, keep_plan, kept_plan, read_type_plans
 from portal.sources.models import Source
 
 # A run whose heartbeat is older than this belongs to a process that died.
@@ -352,7 +352,7 @@ def fail_stale_runs(session: Session) -> int:
             .returning(ImportRun.id)
             .execution_options(synchronize_session=False)
         ).all()
-    session.execute(delete(ImportPlanChunk).where(ImportPlanChunk.run_id.in_(ended)))
+    drop_kept_plans(session, ended)
     return len(ended)
 
 

@@ -19,7 +19,7 @@ from portal.imports import workbooks
 from portal.imports.error_workbook import build_error_workbook
 from portal.imports.excel import WorkbookRejected
 from portal.imports.models import ImportRun
-from portal.imports.plans import drop_kept_plan
+from portal.imports.plans import drop_workbook_and_plan
 from portal.imports.queries import (
     RowFilters,
     RunFilters,
@@ -161,8 +161,7 @@ def cancel(run_id: int) -> Page:
     run = get_run(run_id)
     if run.status in ("ready", "queued") and run.mode == "dry_run":
         finish(db.session, run, "cancelled")
-        run.file_data = None
-        drop_kept_plan(db.session, run)
+        drop_workbook_and_plan(db.session, run)
         db.session.commit()
         flash("Import cancelled: nothing was applied.", "success")
     else:

@@ -26,7 +26,7 @@ from portal.core.models import utcnow
 from portal.extensions import db
 from portal.imports.excel import WorkbookReader, WorkbookRejected, check_file
 from portal.imports.models import ImportRun
-from portal.imports.plans import drop_kept_plan, has_kept_plan, referential_version
+from portal.imports.plans import drop_workbook_and_plan, has_kept_plan, referential_version
 from portal.imports.runs import (
     STALE_AFTER,
     Actor,
@@ -126,8 +126,7 @@ def apply(session: Session, run: ImportRun, progress: Callable[[str, int, int], 
         workbook = WorkbookReader(run.file_data or b"", current_app.config["IMPORT_MAX_ROWS"])
         snapshot = bool(run.options.get("snapshot"))
         execute_by_type(session, run, workbook.statements, snapshot=snapshot, partial=partial, progress=progress)
-    run.file_data = None
-    drop_kept_plan(session, run)
+    drop_workbook_and_plan(session, run)
     run.phase = None
 
 
@@ -171,8 +170,7 @@ def record_failure(session: Session, run_id: int, reason: str) -> None:
             run = session.get(ImportRun, run_id)
             if run is not None:
                 finish(session, run, "failed", reason)
-                run.file_data = None
-                drop_kept_plan(session, run)
+                drop_workbook_and_plan(session, run)
                 session.commit()
             return
         except Exception as error:
