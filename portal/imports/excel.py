@@ -274,7 +274,7 @@ class WorkbookReader:
         """The sheet titled `title`, loaded ahead or now."""
         from python_calamine import CalamineError
 
-        loading = self._loading.pop(title, None) or self._loader.submit(self.workbook.get_sheet_by_name, title)
+        loading = self._loading.pop(title, None) or self._load(title)
         try:
             return loading.result()
         except CalamineError as error:
@@ -291,7 +291,10 @@ class WorkbookReader:
         """Start loading the sheet of the first of these types the workbook has."""
         title = next((self.titles[name] for name in following if name in self.titles), None)
         if title is not None and title not in self._loading:
-            self._loading[title] = self._loader.submit(self.workbook.get_sheet_by_name, title)
+            self._loading[title] = self._load(title)
+
+    def _load(self, title: str) -> Future[Any]:
+        return self._loader.submit(self.workbook.get_sheet_by_name, title)
 
     @property
     def notes(self) -> dict[str, Any]:

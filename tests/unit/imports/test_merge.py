@@ -542,7 +542,7 @@ def test_a_statements_digest_tells_apart_what_the_reader_gave(one, other):
     assert len(digests) == 2
 
 
-def test_the_statements_of_each_type_are_asked_for_once_in_reading_order(session):
+def test_the_statements_of_each_type_are_asked_for_in_reading_order(session):
     """A workbook loads the next sheet while the current one is planned: in the order the merge asks."""
     asked: list[str] = []
 
