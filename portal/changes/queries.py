@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import contains_eager
 from werkzeug.datastructures import MultiDict
 
 from portal.changes.models import OPERATIONS, Change
 from portal.core.errors import ApiError
 from portal.core.pagination import whole_number
-from portal.imports.schema import OBJECT_TYPES
+from portal.imports.schema import APPLICATION_OWNED, KEY_SEPARATOR, OBJECT_TYPES
 from portal.sources.models import Source
 
 
@@ -87,7 +87,7 @@ def select_changes(filters: ChangeFilters) -> Select[Change]:
     conditions = [
         Change.application == filters.application if filters.application else None,
         Change.object_type == filters.object_type if filters.object_type else None,
-        Change.natural_key == filters.key if filters.key else None,
+        _of_object(filters.key, filters.object_type) if filters.key else None,
         Change.field == filters.field if filters.field else None,
         Source.name == filters.source if filters.source else None,
         Change.actor == filters.actor if filters.actor else None,
@@ -97,3 +97,16 @@ def select_changes(filters: ChangeFilters) -> Select[Change]:
         Change.at < filters.until if filters.until else None,
     ]
     return statement.where(*(condition for condition in conditions if condition is not None))
+
+
+def _of_object(key: str, object_type: str | None) -> ColumnElement[bool]:
+    """The changes of the object with this natural key. Keys are indexed only for objects no application
+    owns (see `Change`): an application's objects are found through it, the first part of their key."""
+    trigram = key.split(KEY_SEPARATOR, 1)[0]
+    if object_type is None:
+        owner = or_(Change.application == trigram, Change.application.is_(None))
+    elif object_type in APPLICATION_OWNED:
+        owner = Change.application == trigram
+    else:
+        owner = Change.application.is_(None)
+    return and_(Change.natural_key == key, owner)

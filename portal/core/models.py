@@ -52,6 +52,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 # matched, and comparing them by the database's locale made each index entry of a large import dearer
 # (0.8 s of an import of 20,000 applications). On a C.UTF-8 database, the order is the same anyway.
 NaturalKey = String(600).with_variant(String(600, collation="C"), "postgresql")
+# A trigram kept for matching only, as the audit log keeps the application a change belongs to.
+TrigramKey = String(7).with_variant(String(7, collation="C"), "postgresql")
 
 
 class TimestampMixin:

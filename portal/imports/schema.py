@@ -433,5 +433,8 @@ OBJECT_TYPES: dict[str, ObjectType] = {
     object_type.name: object_type
     for object_type in (ENTITY, PERSON, APPLICATION, ENVIRONMENT, COMPONENT, STAKEHOLDER, INTERFACE)
 }
+# Object types that belong to an application: their key starts with its trigram (an interface belongs to
+# its source application). Their history and conflicts are listed with the application's.
+APPLICATION_OWNED = ("application", "environment", "component", "stakeholder", "interface")
 # The order of sheets in the template and the export.
 SHEET_ORDER = ("application", "stakeholder", "environment", "component", "interface", "entity", "person")

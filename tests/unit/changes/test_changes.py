@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from urllib.parse import parse_qsl
 
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from portal.changes.queries import ChangeFilters, select_changes
 from tests.unit.builders import make_source
 from tests.unit.imports.runs import state
+from tests.unit.statements import reads_through_an_index
 
 
 @pytest.fixture
@@ -46,6 +51,55 @@ def test_changes_are_listed_newest_first_with_who_and_which_source(login_as, his
 )
 def test_changes_are_filtered(login_as, history, query, count):
     assert login_as("reader").get(f"/api/v1/changes?{query}").json["count"] == count
+
+
+@pytest.fixture
+def objects_history(session):
+    """Changes of an application's environment and of an entity, whose keys look alike."""
+    cmdb = make_source(session, "cmdb")
+    state(session, cmdb, "entity", ("ZQA",), name="A team called like an application", kind="team")
+    state(session, cmdb, "application", ("ZQA",), name="Zebra", entity="ZQA")
+    state(session, cmdb, "environment", ("ZQA", "prod"), kind="PROD")
+    state(session, cmdb, "environment", ("ZQA", "prod"), url="https://zqa.example")
+    state(session, cmdb, "application", ("ZQB",), name="Zebu")
+    state(session, cmdb, "environment", ("ZQB", "prod"), kind="PROD")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("key=ZQA|prod", [("environment", "update"), ("environment", "create")]),
+        ("key=ZQA|prod&object_type=environment", [("environment", "update"), ("environment", "create")]),
+        ("key=ZQA", [("application", "create"), ("entity", "create")]),
+        ("key=ZQA&object_type=entity", [("entity", "create")]),
+        ("key=ZQA&object_type=application", [("application", "create")]),
+        ("key=ZQA|prod&object_type=person", []),
+        ("key=ZQC|prod", []),
+    ],
+)
+def test_changes_of_one_object_are_found_by_its_key(login_as, objects_history, query, expected):
+    results = login_as("reader").get(f"/api/v1/changes?{query}").json["results"]
+
+    assert [(change["object_type"], change["operation"]) for change in results] == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "application=ZQA",
+        "key=ZQA|prod",
+        "key=ZQA|prod&object_type=environment",
+        "key=ZQA&object_type=entity",
+        "key=ZQA",
+        "run=1",
+    ],
+)
+def test_changes_are_filtered_through_an_index(session, query):
+    """The audit log grows by a row per object of each import: finding one application's, one object's or
+    one run's changes may not read all of it. (A period is read newest first, and a page's limit stops it.)"""
+    statement = select_changes(ChangeFilters.from_args(MultiDict(parse_qsl(query))))
+
+    assert reads_through_an_index(session, statement, "change")
 
 
 @pytest.mark.parametrize(
