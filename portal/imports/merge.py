@@ -793,7 +793,6 @@ class Merge:
                 inserts.append(
                     {
                         "natural_key": object_type.natural_key(key),
-                        "application": owning_application(object_type.name, key),
                         "payload": payload,
                         "field_runs": dict.fromkeys(payload, run_id),
                         "fingerprint": type_plan.fingerprints.get(key),

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func, or_, select
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint, func, or_, select
 from sqlalchemy.orm import Mapped, column_property, foreign, mapped_column, relationship
 
 from portal.core.models import Base, NaturalKey, TimestampMixin, UTCDateTime, enum_check, utcnow
@@ -75,29 +75,25 @@ class SourceConfirmation(Base):
 class SourceRecord(Base):
     """What one source says about one object: the field values it states, and when it last said so.
 
-    `natural_key` is the object's business key (`BCA`, `BCA|jdoe|owner`...); `application` is the
-    trigram the object belongs to, when it belongs to one, so an application's history finds it.
+    `natural_key` is the object's business key (`BCA`, `BCA|jdoe|owner`...): the records of what an
+    application owns start with its trigram, and the unique index finds them by that prefix.
     `payload` holds only the fields the source states (an empty value is not a statement);
     `field_runs` says which import run last changed each of them. A snapshot that no longer mentions
     the object sets `missing_since`; nothing is ever deleted because a source stopped mentioning it.
 
     A first import writes one record per object, so each index and key costs it dearly: the one unique
-    index, with the object first, serves both the lookups of an object's records across sources and
-    those of one source's record. `source_id` has no foreign key (sources are never deleted; checking
-    it cost an S import about 1.5 s), like `last_run_id`.
+    index, with the object first, serves the lookups of an object's records across sources, those of
+    one source's record and those of an application's records. `source_id` has no foreign key (sources
+    are never deleted; checking it cost an S import about 1.5 s), like `last_run_id`.
     """
 
     __tablename__ = "source_record"
-    __table_args__ = (
-        UniqueConstraint("object_type", "natural_key", "source_id"),
-        Index("ix_source_record_application", "application"),
-    )
+    __table_args__ = (UniqueConstraint("object_type", "natural_key", "source_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column()
     object_type: Mapped[str] = mapped_column(String(20))
     natural_key: Mapped[str] = mapped_column(NaturalKey)
-    application: Mapped[str | None] = mapped_column(String(7))
     payload: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     field_runs: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from portal.imports.schema import APPLICATION_OWNED, KEY_SEPARATOR
 from portal.sources.models import SOURCE_NAME_PATTERN, Source, SourceRecord
 
 
@@ -96,14 +97,31 @@ def provenance_from(
     return {field: provenance for field, (_, provenance) in winners.items()}
 
 
-def get_records_of(session: Session, application: str) -> list[tuple[SourceRecord, Source]]:
+def select_records_of(application: str) -> Select[SourceRecord, Source]:
     """Every source record about an application and what belongs to it, by source then object."""
-    return [
-        (record, source)
-        for record, source in session.execute(
-            select(SourceRecord, Source)
-            .join(SourceRecord.source)
-            .where(SourceRecord.application == application)
-            .order_by(Source.precedence.desc(), Source.name, SourceRecord.object_type, SourceRecord.natural_key)
-        ).all()
-    ]
+    return (
+        select(SourceRecord, Source)
+        .join(SourceRecord.source)
+        .where(_belongs_to(application))
+        .order_by(Source.precedence.desc(), Source.name, SourceRecord.object_type, SourceRecord.natural_key)
+    )
+
+
+def get_records_of(session: Session, application: str) -> list[tuple[SourceRecord, Source]]:
+    return [(record, source) for record, source in session.execute(select_records_of(application)).all()]
+
+
+def _belongs_to(application: str) -> ColumnElement[bool]:
+    """Records of the application and of what it owns, whose keys start with its trigram and the separator.
+    Keys compare byte by byte, so that prefix is a range of the unique index (object type, key)."""
+    owned = [object_type for object_type in APPLICATION_OWNED if object_type != "application"]
+    prefix = application + KEY_SEPARATOR
+    after_prefix = application + chr(ord(KEY_SEPARATOR) + 1)
+    return or_(
+        and_(SourceRecord.object_type == "application", SourceRecord.natural_key == application),
+        and_(
+            SourceRecord.object_type.in_(owned),
+            SourceRecord.natural_key >= prefix,
+            SourceRecord.natural_key < after_prefix,
+        ),
+    )
