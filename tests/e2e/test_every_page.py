@@ -64,7 +64,7 @@ CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def serious_violations(page: Page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
+    """What axe (injected by `add_axe`) finds of serious or critical on the page as it is now."""
     results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         f"{violation['id']} ({violation['impact']}): {violation['help']} at "
@@ -74,19 +74,21 @@ def serious_violations(page: Page) -> list[str]:
     ]
 
 
+def add_axe(page: Page) -> None:
+    page.add_script_tag(path=str(AXE))
+
+
 @pytest.fixture
 def open_as(
     signed_in_context: Callable[..., BrowserContext], new_context: Callable[..., BrowserContext]
-) -> Callable[[bool, int, str], Page]:
-    """A page of a new context, signed in or not, at a width and colour scheme (made by `new_context`: closed after
-    the test, with a trace and screenshots if it fails). axe is injected as a script tag, which the
-    Content-Security-Policy forbids: only these contexts bypass it."""
+) -> Callable[[bool], Page]:
+    """A page of a new context, signed in or not (made by `new_context`: closed after the test, with a trace and
+    screenshots if it fails). axe is injected as a script tag, which the Content-Security-Policy forbids: only
+    these contexts bypass it."""
 
-    def open_page(signed_in: bool, width: int, scheme: str) -> Page:
-        options = {"color_scheme": scheme, "bypass_csp": True}
-        page = (signed_in_context(**options) if signed_in else new_context(**options)).new_page()
-        page.set_viewport_size({"width": width, "height": 900})  # the context's own is browser_context_args'
-        return page
+    def open_page(signed_in: bool) -> Page:
+        options = {"bypass_csp": True}
+        return (signed_in_context(**options) if signed_in else new_context(**options)).new_page()
 
     return open_page
 
@@ -144,12 +146,18 @@ def test_page_has_no_serious_accessibility_violation(
     if name in SEEDED_BY:
         path = path.format(request.getfixturevalue(SEEDED_BY[name]))
     ARTIFACTS.mkdir(exist_ok=True)
+    page = open_as(signed_in)
+    response = page.goto(live_portal.url + path)
+    assert response is not None and response.status < 500
+    add_axe(page)
     problems: dict[str, list[str]] = {}
+    # The same page at each width and colour scheme: the portal's layout and colours follow the viewport and
+    # `prefers-color-scheme` through CSS alone, so resizing and switching lay it out as loading it there would
+    # (loading it four times cost the stage about a minute).
     for width_name, width in WIDTHS.items():
         for scheme in ("light", "dark"):
-            page = open_as(signed_in, width, scheme)
-            response = page.goto(live_portal.url + path)
-            assert response is not None and response.status < 500
+            page.set_viewport_size({"width": width, "height": 900})
+            page.emulate_media(color_scheme=scheme)
             page.screenshot(path=str(ARTIFACTS / f"{name}-{width_name}-{scheme}.png"), full_page=True)
             found = serious_violations(page)
             if found:
