@@ -28,9 +28,9 @@ class Change(Base):
     A first import writes one row per object, and each index entry costs it (about 0.4 s per index for
     the 283k rows of 20,000 applications, on PostgreSQL). Rows are only ever appended, in time order,
     so the time and the run are indexed by block ranges (BRIN: a few bytes per megabyte of rows) rather
-    than row by row. Keys are indexed only for the objects no application owns (entities,
-    people): the others are found through their application, the first part of their key
-    (`queries.select_changes`).
+    than row by row. Keys are indexed only for the objects no application owns (entities, people): the
+    others are found through their application, the first part of their key (`queries.select_changes`;
+    every writer sets `application` from the key, as `imports.visible.owning_application` does).
     """
 
     __tablename__ = "change"
