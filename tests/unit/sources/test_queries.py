@@ -37,4 +37,4 @@ def test_an_applications_records_are_its_own_and_those_of_what_it_owns(session):
 
 def test_an_applications_records_are_read_through_an_index(session):
     """Every first import adds a record per object: the application page may not read all of them."""
-    assert reads_through_an_index(session, select_records_of("ZQA"), "source_record")
+    assert reads_through_an_index(session, select_records_of("ZQA"), "source_record", ("natural_key",))
