@@ -26,8 +26,8 @@ def upgrade() -> None:
     # run and the id, and 1.1-1.5 s for the keys. Rows come in time order and are never updated, so
     # block ranges (BRIN) find a period or a run for a few bytes per megabyte; the keys of objects an
     # application owns are found through it. SQLite keeps plain indexes (no BRIN there).
-    op.drop_index(BY_KEY[0], table_name="change")
     name, columns = BY_KEY
+    op.drop_index(name, table_name="change")
     op.create_index(name, "change", columns, postgresql_where=WITHOUT_APPLICATION, sqlite_where=WITHOUT_APPLICATION)
     for name, columns in BY_RANGE:
         op.drop_index(name, table_name="change")
@@ -43,5 +43,6 @@ def downgrade() -> None:
     for name, columns in BY_RANGE:
         op.drop_index(name, table_name="change")
         op.create_index(name, "change", columns)
-    op.drop_index(BY_KEY[0], table_name="change")
-    op.create_index(BY_KEY[0], "change", BY_KEY[1])
+    name, columns = BY_KEY
+    op.drop_index(name, table_name="change")
+    op.create_index(name, "change", columns)
