@@ -2,6 +2,11 @@
 
 The same reader and merge as the Imports page, in the terminal with a progress bar: for scripted
 loads and for workbooks too large to upload comfortably. A dry run writes nothing at all.
+
+An apply is an import run like an upload's, listed on the Imports page whatever becomes of it: the
+run is recorded before anything is written, keeps its heartbeat while it works, and ends succeeded,
+or failed with the reason and nothing applied. A process that dies mid-way leaves a run whose
+heartbeat stopped, which `runs.fail_stale_runs` marks failed.
 """
 
 from __future__ import annotations
@@ -18,11 +23,15 @@ from sqlalchemy import text
 from portal.core.collector import collections_paused
 from portal.extensions import db
 from portal.imports.excel import WorkbookReader, WorkbookRejected, check_file
-from portal.imports.merge import Outcome, Statement
+from portal.imports.merge import Outcome, Progress, Statement, no_progress
+from portal.imports.models import ImportRun
 from portal.imports.runs import Actor, PlanHasErrors, execute_by_type, open_run
+from portal.imports.workbooks import ProgressReporter, failure_reason, record_failure
+from portal.sources.models import Source
 from portal.sources.queries import find_source
 
 MAX_LINES = 30
+INTERRUPTED = "Interrupted from the terminal (Ctrl-C); nothing was applied."
 
 
 class Bar:
@@ -73,44 +82,109 @@ def _import_workbook(workbook: Path, source_name: str, apply_: bool, partial: bo
         reader = WorkbookReader(data, config["IMPORT_MAX_ROWS"])
     except WorkbookRejected as error:
         raise click.ClickException(f"{workbook.name}: {error}") from None
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL statement_timeout = 0"))
-    run = open_run(
-        db.session, source, "upload", Actor.system("cli"), mode="apply" if apply_ else "dry_run", filename=workbook.name
-    )
-    bar, errors = Bar(), ErrorLines()
-    try:
-        # One sheet at a time, as the Imports page does: a large workbook never sits whole in memory.
-        execute_by_type(
-            db.session,
-            run,
-            reader.statements,
-            dry_run=not apply_,
-            snapshot=snapshot,
-            partial=partial,
-            keep=False,
-            observe=errors.add,
-            progress=bar,
-        )
-    except WorkbookRejected as error:  # a sheet found wrong when its turn came (a key column missing...)
-        bar.close()
-        db.session.rollback()
-        raise click.ClickException(f"{workbook.name}: {error}") from None
-    except PlanHasErrors as refused:
-        bar.close()
-        db.session.rollback()
-        errors.report(refused.plan.counts)
-        raise click.ClickException(
-            "Nothing was applied: fix the errors, or add --partial to apply the valid rows."
-        ) from None
-    bar.close()
-    errors.report(run.counts)
+    reading = Reading(reader, snapshot, partial)
     if apply_:
-        db.session.commit()
-        click.echo(f"Applied as import run {run.id}: {run.changes_written:,} values changed.")
+        _apply(source, workbook.name, reading)
     else:
+        _dry_run(source, workbook.name, reading)
+
+
+class Reading:
+    """What one command reads (the workbook, one sheet at a time) and shows of it: progress, rows in error."""
+
+    def __init__(self, reader: WorkbookReader, snapshot: bool, partial: bool) -> None:
+        self.reader = reader
+        self.snapshot = snapshot
+        self.partial = partial
+        self.bar = Bar()
+        self.errors = ErrorLines()
+
+    def execute(self, run: ImportRun, dry_run: bool, heartbeat: Progress = no_progress) -> None:
+        """Plan the workbook, and unless `dry_run` apply it, in the session's transaction (uncommitted)."""
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(text("SET LOCAL statement_timeout = 0"))
+
+        def progress(phase: str, done: int, total: int) -> None:
+            self.bar(phase, done, total)
+            heartbeat(phase, done, total)
+
+        try:
+            # One sheet at a time, as the Imports page does: a large workbook never sits whole in memory.
+            execute_by_type(
+                db.session,
+                run,
+                self.reader.statements,
+                dry_run=dry_run,
+                snapshot=self.snapshot,
+                partial=self.partial,
+                keep=False,
+                observe=self.errors.add,
+                progress=progress,
+            )
+        finally:
+            self.bar.close()
+
+
+def _dry_run(source: Source, filename: str, reading: Reading) -> None:
+    run = open_run(db.session, source, "upload", Actor.system("cli"), mode="dry_run", filename=filename)
+    try:
+        reading.execute(run, dry_run=True)
+        reading.errors.report(run.counts)
+    except WorkbookRejected as error:  # a sheet found wrong when its turn came (a key column missing...)
+        raise click.ClickException(f"{filename}: {error}") from None
+    finally:
         db.session.rollback()
-        click.echo("Dry run: nothing was written. Add --apply to commit.")
+    click.echo("Dry run: nothing was written. Add --apply to commit.")
+
+
+def _apply(source: Source, filename: str, reading: Reading) -> None:
+    run = open_run(
+        db.session,
+        source,
+        "upload",
+        Actor.system("cli"),
+        filename=filename,
+        options={"snapshot": reading.snapshot, "partial": reading.partial},
+    )
+    run.status, run.phase = "applying", "reading"
+    db.session.commit()  # listed from now on, before anything is written
+    run_id = run.id
+    try:
+        reading.execute(run, dry_run=False, heartbeat=ProgressReporter(run_id))
+        run.phase = None
+        db.session.commit()
+    except PlanHasErrors as refused:
+        db.session.rollback()
+        reading.errors.report(refused.plan.counts)
+        _record_failure(run_id, str(refused), refused.plan.counts)
+        raise click.ClickException(
+            f"Nothing was applied (import run {run_id}): fix the errors, or add --partial to apply the valid rows."
+        ) from None
+    except KeyboardInterrupt:
+        db.session.rollback()
+        _record_failure(run_id, INTERRUPTED)
+        raise
+    except Exception as error:
+        db.session.rollback()
+        reason = failure_reason(error, run_id)
+        _record_failure(run_id, reason)
+        described = f"{filename}: {reason}" if isinstance(error, WorkbookRejected) else reason
+        raise click.ClickException(f"Import run {run_id} failed. {described}") from None
+    reading.errors.report(run.counts)
+    click.echo(f"Applied as import run {run_id}: {run.changes_written:,} values changed.")
+
+
+def _record_failure(run_id: int, reason: str, counts: dict[str, int] | None = None) -> None:
+    """The run marked failed, once the database answers again (`workbooks.record_failure`); when it stays out of
+    reach, the run's stopped heartbeat gets it marked failed later, which the message says."""
+    try:
+        record_failure(db.session, run_id, reason, counts)
+    except Exception:
+        db.session.rollback()
+        raise click.ClickException(
+            f"Nothing was applied, and import run {run_id} could not be marked failed: the database cannot be "
+            "reached. The portal marks it failed once it can."
+        ) from None
 
 
 class ErrorLines:

@@ -148,28 +148,37 @@ def run_step(app: Flask, run_id: int, step: str) -> None:
             with collections_paused():
                 STEPS[step](session, run, reporter)
             session.commit()
-        except (WorkbookRejected, PlanHasErrors) as error:
-            session.rollback()
-            record_failure(session, run_id, str(error))
         except Exception as error:
             session.rollback()
-            log.exception("import run %s failed", run_id)
-            unexpected = f"Unexpected error ({type(error).__name__}); nothing was applied."
-            record_failure(session, run_id, DATABASE_LOST if is_database_unavailable(error) else unexpected)
+            record_failure(session, run_id, failure_reason(error, run_id))
         finally:
             db.remove_session()
 
 
-def record_failure(session: Session, run_id: int, reason: str) -> None:
-    """Mark the run failed with `reason`. While the database cannot be reached (often what failed the step), try
-    again every `FAILURE_RETRY_INTERVAL` seconds, for up to `STALE_AFTER`: past that, `fail_stale_runs` marks the
-    run failed anyway (at the next start, or when the Imports page is shown)."""
+def failure_reason(error: Exception, run_id: int) -> str:
+    """What a run that `error` stopped says to the steward (the transaction rolled back: nothing was applied).
+    An unexpected error is logged with its traceback; the steward reads only its kind."""
+    if isinstance(error, WorkbookRejected | PlanHasErrors):
+        return str(error)
+    if is_database_unavailable(error):
+        return DATABASE_LOST
+    log.exception("import run %s failed", run_id)
+    return f"Unexpected error ({type(error).__name__}); nothing was applied."
+
+
+def record_failure(session: Session, run_id: int, reason: str, counts: dict[str, int] | None = None) -> None:
+    """Mark the run failed with `reason` (and the `counts` of what it planned, when given). While the database
+    cannot be reached (often what failed the step), try again every `FAILURE_RETRY_INTERVAL` seconds, for up to
+    `STALE_AFTER`: past that, `fail_stale_runs` marks the run failed anyway (at the next start, or when the
+    Imports page is shown)."""
     deadline = time.monotonic() + STALE_AFTER.total_seconds()
     while True:
         try:
             run = session.get(ImportRun, run_id)
             if run is not None:
                 finish(session, run, "failed", reason)
+                if counts is not None:
+                    run.counts = counts
                 drop_workbook_and_plan(session, run)
                 session.commit()
             return

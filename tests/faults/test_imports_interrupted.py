@@ -4,17 +4,31 @@ its middle every time."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
+from portal.imports.workbooks import DATABASE_LOST
 from tests.faults.conftest import HTTP_TIMEOUT_S, Referential, is_problem
 from tests.faults.servers import Cluster, Portal
 from tests.faults.writes import Batch, checksums, runs_with_key, waiting_write, writes_to_source_records_wait
-from tests.portal_client import RUN_TIMEOUT_S, csrf_token, import_run, run_once, upload_workbook, wait_for
+from tests.portal_client import (
+    BIN,
+    CLI_TIMEOUT_S,
+    REPO_ROOT,
+    RUN_TIMEOUT_S,
+    csrf_token,
+    import_run,
+    portal_environment,
+    run_once,
+    upload_workbook,
+    wait_for,
+)
 from tests.unit.imports.workbooks import workbook_bytes
 
 pytestmark = pytest.mark.faults
@@ -75,6 +89,54 @@ def test_the_database_stopped_mid_apply_leaves_nothing_applied_and_the_run_faile
     written = ", ".join(sorted(caught.written))
     figures.append(f"pg_ctl stop -m immediate while the apply of {len(trigrams)} applications wrote (to {written})")
     figures.append(f"run marked failed {marked:.2f} s after the database was back: {failed['error']!r}")
+
+
+def test_the_database_stopped_mid_cli_import_applies_nothing_and_the_command_says_which_run_failed(
+    cluster: Cluster, engine: Engine, referential: Referential, tmp_path: Path, figures: list[str]
+) -> None:
+    trigrams = [f"CLI{number:03d}" for number in range(60)]
+    path = tmp_path / "operator.xlsx"
+    path.write_bytes(workbook(trigrams))
+    env = portal_environment(DATABASE_URL=referential.database_url, SECRET_KEY=referential.secret_key)
+    before = checksums(engine)
+
+    with writes_to_source_records_wait(engine):
+        command = subprocess.Popen(
+            [str(BIN / "flask"), "--app", "portal", "import", str(path), "--apply"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(lambda: waiting_write(engine) or command.poll() is not None, CLI_TIMEOUT_S, "the import waiting")
+        assert command.poll() is None, f"the import ended before it reached its records: {command.communicate()}"
+        caught = waiting_write(engine)
+        listed = latest_cli_run(engine)  # recorded before anything was written
+        cluster.stop("immediate")
+    cluster.start()
+    back = time.monotonic()
+    output, errors = command.communicate(timeout=CLI_TIMEOUT_S)
+    marked = time.monotonic() - back
+
+    assert caught is not None and "application" in caught.written, f"stopped before the import wrote: {caught}"
+    assert listed[1] == "applying", listed
+    assert command.returncode == 1, output + errors
+    assert f"Import run {listed[0]} failed. {DATABASE_LOST}" in errors, errors
+    assert latest_cli_run(engine) == (listed[0], "failed", DATABASE_LOST)
+    assert checksums(engine) == before
+    figures.append(
+        f"pg_ctl stop -m immediate while `flask import --apply` wrote (to {', '.join(sorted(caught.written))})"
+    )
+    figures.append(f"the command said which run failed and exited 1, {marked:.2f} s after the database was back")
+
+
+def latest_cli_run(engine: Engine) -> tuple[int, str, str | None]:
+    with engine.connect() as connection:
+        run = connection.execute(
+            text("SELECT id, status, error FROM import_run WHERE actor = 'cli' ORDER BY id DESC LIMIT 1")
+        ).one()
+        return run.id, run.status, run.error
 
 
 def test_the_database_stopped_mid_push_applies_nothing_and_the_same_batch_sent_again_succeeds(
