@@ -88,7 +88,9 @@ class PlanHasErrors(Exception):
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        super().__init__(f"{plan.counts['error']} records have errors; nothing was applied")
+        refused = plan.counts["error"]
+        records = "1 record has" if refused == 1 else f"{refused:,} records have"
+        super().__init__(f"{records} errors; nothing was applied")
 
 
 def open_run(

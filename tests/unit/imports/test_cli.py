@@ -81,7 +81,7 @@ def test_apply_writes_every_sheet_and_says_which_run(flask, session, workbook):
     assert (run.counts["create"], run.changes_written, run.phase, run.error) == (2, 2, None, None)
 
 
-def test_an_error_in_a_later_sheet_applies_nothing_and_lists_the_row(flask, session, workbook):
+def test_an_error_in_a_later_sheet_applies_nothing_and_lists_the_row(flask, session, workbook, login_as):
     path = workbook(
         {
             "Applications": [APPLICATIONS, ["ZQA", "Zebra", "production"]],
@@ -102,8 +102,13 @@ def test_an_error_in_a_later_sheet_applies_nothing_and_lists_the_row(flask, sess
     )
     assert trigrams(session) == []
     # The run stays on the Imports page, failed, with what it found.
-    assert (run.status, run.error) == ("failed", "1 records have errors; nothing was applied")
+    assert (run.status, run.error) == ("failed", "1 record has errors; nothing was applied")
     assert (run.counts["create"], run.counts["error"], run.changes_written) == (2, 1, 0)
+    steward = login_as("steward")
+    listed, shown = steward.get("/imports").get_data(as_text=True), steward.get(f"/imports/{run.id}")
+    assert f'href="/imports/{run.id}"' in listed and "stewards.xlsx" in listed
+    assert shown.status_code == 200
+    assert "1 record has errors; nothing was applied" in shown.get_data(as_text=True)
 
 
 def test_partial_applies_the_valid_rows(flask, session, workbook):
