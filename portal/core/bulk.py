@@ -6,6 +6,7 @@
 - `update_rows`: one UPDATE per group of rows setting the same columns, executed for many rows at once.
 - `writing_behind`: within it, the COPYs go to the server from a thread of their own while the caller
   prepares the next rows.
+- `reserving_ids`: the ids of many rows inserted in several calls, taken from the sequence at once.
 
 Core statements on the tables, not the ORM: no object is built per row. Column defaults (such as
 `created_at`) are applied by SQLAlchemy for INSERTs and filled in here for COPY.
@@ -17,9 +18,10 @@ import io
 import queue
 import re
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -73,7 +75,8 @@ def insert_rows(
         return []
     if shared:
         rows = [{**shared, **row} for row in rows]
-    if returning == "id" and len(rows) >= COPY_THRESHOLD and session.get_bind().dialect.name == "postgresql":
+    copied = len(rows) >= COPY_THRESHOLD or table.name in session.info.get(_IdReserve.KEY, {})
+    if returning == "id" and copied and session.get_bind().dialect.name == "postgresql":
         # Take the ids from the table's sequence first, then COPY the rows with them.
         ids = _next_ids(session, table, len(rows))
         rows = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
@@ -95,7 +98,47 @@ def insert_rows(
     return []
 
 
+@dataclass
+class _IdReserve:
+    """Ids taken ahead from a table's sequence (`reserving_ids`), and the rows still expected to use them."""
+
+    KEY = "id_reserves"  # in `session.info`: the reserves by table name
+
+    expected: int
+    ids: deque[int] = field(default_factory=deque)
+
+
+@contextmanager
+def reserving_ids(session: Session, model: type[Base], count: int) -> Iterator[None]:
+    """Within this block, about `count` rows are inserted into `model`'s table by several `insert_rows(...,
+    returning="id")`: the first takes the ids of them all from the sequence, in one statement (PostgreSQL).
+
+    Within `writing_behind`, each statement waits for the COPYs queued before it, and the server then waits
+    for Python to prepare the next ones: a statement per chunk of rows left it idle a second in each first
+    import. Ids left over are gaps in the sequence, as after any rollback; if no row is inserted, none is taken.
+    """
+    reserves: dict[str, _IdReserve] = session.info.setdefault(_IdReserve.KEY, {})
+    name = table_of(model).name
+    reserves[name] = _IdReserve(count)
+    try:
+        yield
+    finally:
+        del reserves[name]
+
+
 def _next_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` new ids of `table`: from its reserve (`reserving_ids`) if it has one, else from its sequence."""
+    reserve: _IdReserve | None = session.info.get(_IdReserve.KEY, {}).get(table.name)
+    if reserve is None:
+        return _take_ids(session, table, count)
+    missing = max(count, reserve.expected) - len(reserve.ids)
+    if missing > 0:
+        reserve.ids.extend(_take_ids(session, table, missing))
+    reserve.expected = max(reserve.expected - count, 0)
+    return [reserve.ids.popleft() for _ in range(count)]
+
+
+def _take_ids(session: Session, table: Table, count: int) -> list[int]:
     sequence = session.execute(text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}).scalar_one()
     statement = text("SELECT nextval(:sequence) FROM generate_series(1, :count)")
     return list(session.execute(statement, {"sequence": sequence, "count": count}).scalars())

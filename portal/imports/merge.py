@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from portal.applications.models import Application
 from portal.changes.models import Change
 from portal.conflicts.models import Conflict
-from portal.core.bulk import insert_rows, update_rows
+from portal.core.bulk import insert_rows, reserving_ids, update_rows
 from portal.core.models import utcnow
 from portal.imports.models import ImportRun
 from portal.imports.schema import KEY_SEPARATOR, OBJECT_TYPES, InvalidValue, ObjectType
@@ -869,14 +869,16 @@ class Merge:
             items = list(type_plan.creates.items())
             # Entities refer to each other (parents): they are created together, and they are few.
             size = len(items) if object_type.name == "entity" else WRITE_CHUNK
-            for chunk in chunks(items, size):
-                store.create(self.session, self.refs, chunk)
-                # Audited while the server writes them (`bulk.writing_behind`), before the next chunk's ids are read.
-                for key, values in chunk:
-                    stated = {name: value for name, value in values.items() if value is not None}
-                    stated_json = orjson.dumps(stated, option=orjson.OPT_SORT_KEYS).decode()
-                    self._audit(object_type.name, key, None, "create", None, stated_json, now)
-                    self._touch(object_type.name, key)
+            # The ids of every chunk at once: a statement per chunk would wait for the writes behind.
+            with reserving_ids(self.session, store.model, len(items)):
+                for chunk in chunks(items, size):
+                    store.create(self.session, self.refs, chunk)
+                    # Audited while the server writes them (`bulk.writing_behind`).
+                    for key, values in chunk:
+                        stated = {name: value for name, value in values.items() if value is not None}
+                        stated_json = orjson.dumps(stated, option=orjson.OPT_SORT_KEYS).decode()
+                        self._audit(object_type.name, key, None, "create", None, stated_json, now)
+                        self._touch(object_type.name, key)
         if type_plan.updates:
             store.update(
                 self.session,

@@ -6,13 +6,13 @@ import string
 from contextlib import nullcontext
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.changes.models import Change
 from portal.core import bulk
-from portal.core.bulk import COPY_THRESHOLD, insert_rows, table_of, writing_behind
+from portal.core.bulk import COPY_THRESHOLD, insert_rows, reserving_ids, table_of, writing_behind
 from portal.core.errors import is_database_unavailable
 from portal.core.models import utcnow
 from tests.databases import drop_connection, throwaway_postgresql_engine
@@ -70,6 +70,41 @@ def test_rows_written_behind_in_several_copies_are_all_written(session, monkeypa
     written = session.scalars(select(Change.natural_key).where(Change.actor == "behind")).all()
 
     assert sorted(written) == [f"Z{n:04d}" for n in range(3 * COPY_THRESHOLD)]
+
+
+@pytest.mark.parametrize("behind", [False, True], ids=["directly", "behind"])
+def test_ids_reserved_for_several_inserts_are_taken_from_the_sequence_at_once(session, behind):
+    chunks = [_changes(COPY_THRESHOLD, "A"), _changes(COPY_THRESHOLD, "B"), _changes(3, "C")]  # the last one small
+    statements: list[str] = []
+    connection = session.connection()
+
+    def seen(_connection, _cursor, statement, *_):
+        statements.append(statement)
+
+    event.listen(connection, "before_cursor_execute", seen)
+    try:
+        with (
+            writing_behind(session) if behind else nullcontext(),
+            reserving_ids(session, Change, 2 * COPY_THRESHOLD + 3),
+        ):
+            ids = [id_ for rows in chunks for id_ in insert_rows(session, Change, rows, "id", {"actor": "reserved"})]
+    finally:
+        event.remove(connection, "before_cursor_execute", seen)
+
+    keys = dict(session.execute(select(Change.id, Change.natural_key).where(Change.actor == "reserved")).all())
+    assert [keys[id_] for id_ in ids] == [row["natural_key"] for rows in chunks for row in rows]
+    if session.get_bind().dialect.name == "postgresql":
+        # The first chunk takes every id; the others, even the one too small for COPY, take theirs from the reserve.
+        assert sum("nextval" in statement for statement in statements) == 1
+
+
+def test_a_reserve_no_insert_uses_takes_no_id(session):
+    (before,) = insert_rows(session, Change, _changes(1, "A"), "id", {"actor": "reserved"})
+    with reserving_ids(session, Change, 1000):
+        pass
+    (after,) = insert_rows(session, Change, _changes(1, "B"), "id", {"actor": "reserved"})
+
+    assert after == before + 1
 
 
 @pytest.mark.parametrize("behind", [False, True], ids=["directly", "behind"])
