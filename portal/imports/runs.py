@@ -8,7 +8,6 @@ an `Actor`, so that the audit log names a user or a token the same way whatever 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -173,8 +172,8 @@ def execute_by_type(
     diff = RunDiff(session, run, everything=dry_run, keep=dry_run and keep)
     writer = keep_plan(session, run) if dry_run and keep else None
     refused = False  # records in error met so far, which the run may not skip
-    # An apply's writes go to the server while the next ones are prepared; a dry run writes little.
-    with writing_behind(session) if not dry_run else nullcontext():
+    # The writes (an apply's, a dry run's diff rows) go to the server while the next sheet is planned.
+    with writing_behind(session):
         for part in merge.plan_by_type(statements_of, snapshot):
             diff.add(part.outcomes, part.type_plan)
             if observe is not None:
