@@ -99,18 +99,14 @@ def _write(session: Session, ids: list[int]) -> None:
 
 def _vocabulary(documents: list[dict[str, Any]]) -> set[str]:
     """The words these documents bring to the vocabulary."""
-    vocabulary = {
-        word
-        for document in documents
-        for column in ("name", "description", "people", "entities")
-        for word in words(document[column])
-        if is_vocabulary_word(word)
-    }
-    # Hostnames and URLs are mostly codes: of their words, keep those that are not the trigram itself.
+    vocabulary: set[str] = set()
     for document in documents:
+        vocabulary.update(words(document["name"]), words(document["description"]), document["entity_words"].split())
+        # Hostnames and URLs are mostly codes: of their words (and the people's), keep those that are not the
+        # trigram itself.
         trigram = str(document["trigram"]).lower()
-        vocabulary.update(word for word in words(document["hosts"]) if is_vocabulary_word(word) and word != trigram)
-    return vocabulary
+        vocabulary.update(word for word in document["related_words"].split() if word != trigram)
+    return {word for word in vocabulary if is_vocabulary_word(word)}
 
 
 def is_vocabulary_word(word: str) -> bool:
@@ -179,15 +175,21 @@ def _content(session: Session, ids: list[int]) -> _Content:
 
 
 def _documents(content: _Content, entity_paths: dict[int, str]) -> Iterator[dict[str, Any]]:
+    """Each application's document, its texts as written and their words (see `SearchDocument`)."""
     for application_id, trigram, name, description, entity_id in content.applications:
+        people = " ".join(dict.fromkeys(content.people[application_id]))
+        hosts = " ".join(dict.fromkeys(content.hosts[application_id]))
+        entities = entity_paths.get(entity_id, "") if entity_id else ""
         yield {
             "application_id": application_id,
             "trigram": trigram,
             "name": name,
             "description": description or "",
-            "people": " ".join(dict.fromkeys(content.people[application_id])),
-            "hosts": " ".join(dict.fromkeys(content.hosts[application_id])),
-            "entities": entity_paths.get(entity_id, "") if entity_id else "",
+            "people": people,
+            "hosts": hosts,
+            "entities": entities,
+            "related_words": " ".join(words(f"{people} {hosts}")),
+            "entity_words": " ".join(words(entities)),
         }
 
 

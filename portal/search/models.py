@@ -9,12 +9,17 @@ from portal.core.models import Base
 
 
 class SearchDocument(Base):
-    """Everything a search may match for one application, as plain text per field.
+    """Everything a search may match for one application, as text per field.
 
     The engine-specific index is built on top of this table by the migrations: on PostgreSQL a weighted
     `tsvector` generated column with a GIN index and a trigram index on `hosts`; on SQLite two FTS5
     tables (words, and trigrams of `hosts`) kept in step by triggers. The text itself is written by
     `portal.search.index`, which is the only writer.
+
+    `people`, `hosts` and `entities` are shown as written (a hit's highlights; substrings of `hosts`).
+    `related_words` (those of `people` and `hosts`) and `entity_words` hold their words as search cuts them
+    (`search.text.words`), which PostgreSQL's `tsvector` takes as they are: cutting them in the database
+    with regular expressions cost it more than the rest of the document.
     """
 
     __tablename__ = "search_document"
@@ -28,6 +33,8 @@ class SearchDocument(Base):
     people: Mapped[str] = mapped_column(Text, default="")
     hosts: Mapped[str] = mapped_column(Text, default="")
     entities: Mapped[str] = mapped_column(Text, default="")
+    related_words: Mapped[str] = mapped_column(Text, default="", server_default="")
+    entity_words: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class SearchTermVariant(Base):

@@ -6,8 +6,8 @@ from sqlalchemy import select, text
 
 from portal.search import index
 from portal.search.index import GIN_INDEXES, merge_pending_entries, refresh_applications
-from portal.search.models import SearchTermVariant
-from tests.unit.builders import make_application
+from portal.search.models import SearchDocument, SearchTermVariant
+from tests.unit.builders import add_stakeholder, make_application, make_entity, make_environment, make_person
 
 
 def pending_pages(session, name: str) -> int:
@@ -69,3 +69,49 @@ def test_a_refresh_adds_new_words_to_the_vocabulary_beside_those_it_had(session,
     ).all()
     assert {term for _, term in rows} == {"warehouse", "ledger", "forecasting"}
     assert ("ldger", "ledger") in rows and ("forecasting", "forecasting") in rows
+
+
+# How the generated column cut people, hosts and entities into words before the application wrote them itself.
+CUT_IN_THE_DATABASE = """
+    SELECT
+        to_tsvector('simple', regexp_replace(referentiel_unaccent(people || ' ' || hosts), '[^[:alnum:]]+', ' ', 'g')),
+        to_tsvector('simple', regexp_replace(referentiel_unaccent(entities), '[^[:alnum:]]+', ' ', 'g')),
+        to_tsvector('simple', related_words), to_tsvector('simple', entity_words)
+    FROM search_document WHERE trigram = 'WRD'
+"""
+
+
+def test_the_document_holds_the_words_of_its_people_hosts_and_entities_as_search_cuts_them(session):
+    division = make_entity(session, "DSI-ÉCO", "Économie & Œuvres sociales", kind="division")
+    team = make_entity(session, "ÉQ_Ærø", "Équipe Łódź/Paiements", parent=division)
+    application = make_application(session, "WRD", "Words", entity=team)
+    url = "https://pay-gw.bank.example:8443/Élan_v2?x=1&y=ça"
+    make_environment(session, application, url=url, servers=("srv_wrd-01.intra",))
+    add_stakeholder(session, application, make_person(session, "h.dupont-martin", "Hélène Dupont-Martin"))
+
+    refresh_applications(session, [application.id])
+
+    related, entities = session.execute(
+        select(SearchDocument.related_words, SearchDocument.entity_words).where(SearchDocument.trigram == "WRD")
+    ).one()
+    assert set(related.split()) == {
+        *("helene", "dupont", "martin", "h"),
+        *("https", "pay", "gw", "bank", "example", "8443", "elan", "v2", "x", "1", "y", "ca"),
+        *("srv", "wrd", "01", "intra"),
+    }
+    assert entities.split() == [
+        "eq",
+        "aero",
+        "equipe",
+        "lodz",
+        "paiements",
+        "dsi",
+        "eco",
+        "economie",
+        "oeuvres",
+        "sociales",
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        # The very tokens, positions included, that the generated column cut from the texts as written.
+        cut_related, cut_entities, written_related, written_entities = session.execute(text(CUT_IN_THE_DATABASE)).one()
+        assert (written_related, written_entities) == (cut_related, cut_entities)
