@@ -71,7 +71,8 @@ def start_upload(
 
 class ProgressReporter:
     """Writes a run's phase, progress and heartbeat from its own connection, so that other requests
-    (the polling page, another replica) see them while the run's transaction is still open."""
+    (the polling page, another replica) see them while the run's transaction is still open (PostgreSQL;
+    SQLite shows the phase the run started with until it ends)."""
 
     def __init__(self, run_id: int) -> None:
         self.run_id = run_id
@@ -79,13 +80,14 @@ class ProgressReporter:
         self.dialect = db.engine.dialect.name if db.engine is not None else ""
 
     def __call__(self, phase: str, done: int, total: int) -> None:
+        """Report progress from within the run's transaction; on SQLite, nothing until it ends.
+
+        SQLite has one writer at a time: once the run's transaction has read, a write from another connection
+        makes the run's own next write fail ("database is locked": what it read is no longer the latest)."""
         now = time.monotonic()
-        if now - self.last < PROGRESS_INTERVAL and done < total:
+        if self.dialect == "sqlite" or (now - self.last < PROGRESS_INTERVAL and done < total):
             return
         self.last = now
-        # SQLite has one writer at a time: while the run writes, progress waits for its commit.
-        if phase == "writing" and self.dialect == "sqlite":
-            return
         self.write(phase=phase, progress_done=done, progress_total=total)
 
     def write(self, **values: Any) -> None:
