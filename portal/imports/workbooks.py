@@ -211,7 +211,7 @@ def fail_interrupted_runs(app: Flask) -> None:
 
     with app.app_context():
         try:
-            failed = fail_stale_runs(db.session)
+            failed = fail_stale_runs(db.session, at_start=True)
             db.session.commit()
         except Exception:
             db.session.rollback()

@@ -181,6 +181,10 @@ def test_a_run_whose_process_died_is_marked_failed_when_the_page_is_shown(stewar
     steward.get("/imports")
 
     session.expire_all()
+    if session.get_bind().dialect.name == "sqlite":
+        # No heartbeat is written there while a run works: a long run would look dead. The next start judges it.
+        assert (run.status, run.error) == ("applying", None)
+        return
     assert run.status == "failed" and "nothing of it was applied" in run.error
 
 
@@ -227,6 +231,8 @@ def test_a_run_whose_process_died_lets_go_of_its_workbook_and_plan(steward, sess
     session.flush()
 
     steward.get("/imports")
+    if session.get_bind().dialect.name == "sqlite":  # judged at the next start there (see above)
+        fail_interrupted_runs(steward.application)
 
     assert kept(session, run) == (False, 0) and run.status == "failed"
 
