@@ -30,7 +30,7 @@ class Change(Base):
     so the time and the run are indexed by block ranges (BRIN: a few bytes per megabyte of rows) rather
     than row by row. Keys are indexed only for the objects no application owns (entities, people): the
     others are found through their application, the first part of their key (`queries.select_changes`;
-    every writer sets `application` from the key, as `imports.visible.owning_application` does).
+    every writer sets `application` from the key, as `imports.schema.owning_application` does).
     """
 
     __tablename__ = "change"

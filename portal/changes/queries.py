@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from portal.changes.models import OPERATIONS, Change
 from portal.core.errors import ApiError
 from portal.core.pagination import whole_number
-from portal.imports.schema import APPLICATION_OWNED, KEY_SEPARATOR, OBJECT_TYPES
+from portal.imports.schema import KEY_SEPARATOR, OBJECT_TYPES, owning_application
 from portal.sources.models import Source
 
 
@@ -103,10 +103,7 @@ def _of_object(key: str, object_type: str | None) -> ColumnElement[bool]:
     """The changes of the object with this natural key. Keys are indexed only for objects no application
     owns (see `Change`): an application's objects are found through it, the first part of their key."""
     trigram = key.split(KEY_SEPARATOR, 1)[0]
-    if object_type is None:
-        owner = or_(Change.application == trigram, Change.application.is_(None))
-    elif object_type in APPLICATION_OWNED:
-        owner = Change.application == trigram
-    else:
-        owner = Change.application.is_(None)
-    return and_(Change.natural_key == key, owner)
+    if object_type is None:  # an application's object, or one no application owns
+        return and_(Change.natural_key == key, or_(Change.application == trigram, Change.application.is_(None)))
+    owner = owning_application(object_type, (trigram,))
+    return and_(Change.natural_key == key, Change.application == owner if owner else Change.application.is_(None))

@@ -38,8 +38,8 @@ from portal.conflicts.models import Conflict
 from portal.core.bulk import insert_rows, reserving_ids, update_rows
 from portal.core.models import utcnow
 from portal.imports.models import ImportRun
-from portal.imports.schema import KEY_SEPARATOR, OBJECT_TYPES, InvalidValue, ObjectType
-from portal.imports.visible import STORES, Key, References, Values, VisibleObject, chunks, owning_application
+from portal.imports.schema import KEY_SEPARATOR, OBJECT_TYPES, InvalidValue, ObjectType, owning_application
+from portal.imports.visible import STORES, Key, References, Values, VisibleObject, chunks
 from portal.people.models import Stakeholder
 from portal.search.index import refresh_applications
 from portal.sources.models import Source, SourceConfirmation, SourceRecord

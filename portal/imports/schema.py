@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -436,5 +436,12 @@ OBJECT_TYPES: dict[str, ObjectType] = {
 # Object types that belong to an application: their key starts with its trigram (an interface belongs to
 # its source application). Their history and conflicts are listed with the application's.
 APPLICATION_OWNED = ("application", "environment", "component", "stakeholder", "interface")
+
+
+def owning_application(object_type: str, key: Sequence[str]) -> str | None:
+    """The trigram of the application an object belongs to (its history and conflicts list it)."""
+    return key[0] if object_type in APPLICATION_OWNED else None
+
+
 # The order of sheets in the template and the export.
 SHEET_ORDER = ("application", "stakeholder", "environment", "component", "interface", "entity", "person")

@@ -21,7 +21,7 @@ from portal.core.bulk import insert_rows, update_rows
 from portal.core.models import utcnow
 from portal.entities.models import Entity
 from portal.environments.models import Component, Environment
-from portal.imports.schema import APPLICATION_OWNED, OBJECT_TYPES, ObjectType, format_details, parse_details, tags
+from portal.imports.schema import OBJECT_TYPES, ObjectType, format_details, parse_details, tags
 from portal.interfaces.models import Interface
 from portal.people.models import Person, Stakeholder
 
@@ -391,8 +391,3 @@ STORES: dict[str, Store] = {
         InterfaceStore(),
     )
 }
-
-
-def owning_application(object_type: str, key: Key) -> str | None:
-    """The trigram of the application an object belongs to (its history and conflicts list it)."""
-    return key[0] if object_type in APPLICATION_OWNED else None
