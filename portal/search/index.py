@@ -174,12 +174,12 @@ def _content(session: Session, ids: list[int]) -> _Content:
     return _Content(applications.all(), people, hosts)
 
 
-def _documents(content: _Content, entity_paths: dict[int, str]) -> Iterator[dict[str, Any]]:
+def _documents(content: _Content, entity_paths: dict[int, tuple[str, str]]) -> Iterator[dict[str, Any]]:
     """Each application's document, its texts as written and their words (see `SearchDocument`)."""
     for application_id, trigram, name, description, entity_id in content.applications:
         people = " ".join(dict.fromkeys(content.people[application_id]))
         hosts = " ".join(dict.fromkeys(content.hosts[application_id]))
-        entities = entity_paths.get(entity_id, "") if entity_id else ""
+        entities, entity_words = entity_paths.get(entity_id, ("", "")) if entity_id else ("", "")
         yield {
             "application_id": application_id,
             "trigram": trigram,
@@ -189,20 +189,21 @@ def _documents(content: _Content, entity_paths: dict[int, str]) -> Iterator[dict
             "hosts": hosts,
             "entities": entities,
             "related_words": " ".join(words(f"{people} {hosts}")),
-            "entity_words": " ".join(words(entities)),
+            "entity_words": entity_words,
         }
 
 
-def _entity_paths(session: Session) -> dict[int, str]:
-    """For each entity, the codes and names of itself and all its ancestors: searching a division's
-    name finds the applications of every team below it."""
+def _entity_paths(session: Session) -> dict[int, tuple[str, str]]:
+    """For each entity, the codes and names of itself and all its ancestors, as written and as words (cut
+    once per entity, not per application): searching a division's name finds the applications of every
+    team below it."""
     rows = {
         entity_id: (code, name, parent_id)
         for entity_id, code, name, parent_id in session.execute(
             select(Entity.id, Entity.code, Entity.name, Entity.parent_id)
         )
     }
-    paths: dict[int, str] = {}
+    paths: dict[int, tuple[str, str]] = {}
     for entity_id in rows:
         parts: list[str] = []
         current: int | None = entity_id
@@ -212,5 +213,6 @@ def _entity_paths(session: Session) -> dict[int, str]:
             code, name, parent_id = rows[current]
             parts.extend((code, name))
             current = parent_id
-        paths[entity_id] = " ".join(parts)
+        path = " ".join(parts)
+        paths[entity_id] = (path, " ".join(words(path)))
     return paths
